@@ -1,0 +1,41 @@
+// Package executor defines the contract between a worker and an executor:
+// the Docker sandbox driver (pkg/sandbox) implements it in-process and the
+// executor role's HTTP client (roles/executor) implements it remotely.
+package executor
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/execbox/app/pkg/job"
+)
+
+// ErrBusy: every slot is taken; retry after RetryAfter.
+var ErrBusy = errors.New("executor busy")
+
+// BusyError carries how long to wait before retrying.
+type BusyError struct{ RetryAfter time.Duration }
+
+func (e *BusyError) Error() string { return "executor busy, retry after " + e.RetryAfter.String() }
+func (e *BusyError) Unwrap() error { return ErrBusy }
+
+// Capacity reports an executor's slots.
+type Capacity struct {
+	Slots int `json:"slots"`
+	Busy  int `json:"busy"`
+}
+
+// Free returns the number of free slots.
+func (c Capacity) Free() int { return c.Slots - c.Busy }
+
+// Executor runs jobs in sandboxes.
+type Executor interface {
+	// Execute runs j to completion and returns its result. User-caused
+	// failures are verdicts in the result, not errors; an error means the job
+	// could not be run (ErrBusy, or ctx ended). Cancelling ctx kills the job.
+	Execute(ctx context.Context, j job.Job) (job.Result, error)
+	// Cancel kills the running job with that id, if any.
+	Cancel(ctx context.Context, id string) error
+	Capacity(ctx context.Context) (Capacity, error)
+}

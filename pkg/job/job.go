@@ -1,0 +1,173 @@
+// Package job holds the wire types every role shares: what a client submits
+// (Request), how it travels (Job, Submission) and what comes back (Result).
+package job
+
+import (
+	"time"
+)
+
+// Encoding says how a File's content or an Output's text is encoded on the wire.
+type Encoding string
+
+const (
+	EncodingUTF8   Encoding = "utf8"
+	EncodingBase64 Encoding = "base64"
+)
+
+// File is one source file of a submission.
+type File struct {
+	Name     string   `json:"name"`
+	Content  string   `json:"content"`
+	Encoding Encoding `json:"encoding,omitempty"`
+}
+
+// TestCase is one run of the program: its stdin and, optionally, the output
+// it must print. Output comparison ignores trailing whitespace on each line and
+// trailing empty lines.
+type TestCase struct {
+	Stdin          string  `json:"stdin,omitempty"`
+	ExpectedOutput *string `json:"expected_output,omitempty"`
+}
+
+// Limits bound one run step. Zero means "use the language's default".
+type Limits struct {
+	CPUTimeMs   int64 `json:"cpu_time_ms,omitempty"`
+	WallTimeMs  int64 `json:"wall_time_ms,omitempty"`
+	MemoryKB    int64 `json:"memory_kb,omitempty"`
+	Processes   int64 `json:"processes,omitempty"`
+	OutputBytes int64 `json:"output_bytes,omitempty"`
+}
+
+// Priority orders jobs in the queue.
+type Priority string
+
+const (
+	PriorityHigh   Priority = "high"
+	PriorityNormal Priority = "normal"
+	PriorityLow    Priority = "low"
+)
+
+// Priorities lists the priorities from highest to lowest.
+var Priorities = [...]Priority{PriorityHigh, PriorityNormal, PriorityLow}
+
+// Valid reports whether p is a known priority (the empty value counts as normal).
+func (p Priority) Valid() bool {
+	switch p {
+	case "", PriorityHigh, PriorityNormal, PriorityLow:
+		return true
+	}
+	return false
+}
+
+// Request is what a client asks execbox to run. It is validated by the
+// gateway; every other role may assume it is well formed.
+type Request struct {
+	Language    string            `json:"language"`
+	Version     string            `json:"version,omitempty"`
+	Files       []File            `json:"files"`
+	Stdin       string            `json:"stdin,omitempty"`
+	Args        []string          `json:"args,omitempty"`
+	CompileArgs []string          `json:"compile_args,omitempty"`
+	Tests       []TestCase        `json:"tests,omitempty"`
+	Limits      Limits            `json:"limits"`
+	CallbackURL string            `json:"callback_url,omitempty"`
+	Priority    Priority          `json:"priority,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	// Set by the gateway, never by the client.
+	APIKeyID       string `json:"api_key_id,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// Job is one unit of work handed to an executor.
+type Job struct {
+	ID      string  `json:"id"`
+	Request Request `json:"request"`
+	// Attempt counts deliveries, starting at 1.
+	Attempt int `json:"attempt"`
+}
+
+// Status is the state of a submission: two transient states, then a final
+// verdict.
+type Status string
+
+const (
+	StatusQueued   Status = "queued"
+	StatusRunning  Status = "running"
+	StatusAccepted Status = "accepted"
+	// Verdicts (final).
+	StatusWrongAnswer      Status = "wrong_answer"
+	StatusTimeLimit        Status = "time_limit_exceeded"
+	StatusMemoryLimit      Status = "memory_limit_exceeded"
+	StatusOutputLimit      Status = "output_limit_exceeded"
+	StatusCompilationError Status = "compilation_error"
+	StatusRuntimeError     Status = "runtime_error"
+	StatusInternalError    Status = "internal_error"
+	StatusCanceled         Status = "canceled"
+)
+
+// Final reports whether s is a verdict: the submission will not change again.
+func (s Status) Final() bool {
+	return s != StatusQueued && s != StatusRunning && s != ""
+}
+
+// AllStatuses lists every status in a stable order.
+var AllStatuses = [...]Status{
+	StatusQueued, StatusRunning, StatusAccepted, StatusWrongAnswer, StatusTimeLimit,
+	StatusMemoryLimit, StatusOutputLimit, StatusCompilationError, StatusRuntimeError,
+	StatusInternalError, StatusCanceled,
+}
+
+// Output is one captured stream. Text is UTF-8 unless Encoding is base64
+// (the bytes were not valid UTF-8 or contained NUL).
+type Output struct {
+	Text      string   `json:"text"`
+	Encoding  Encoding `json:"encoding,omitempty"`
+	Truncated bool     `json:"truncated,omitempty"`
+}
+
+// Step is the measured outcome of one process run: the compile step or one
+// run of the program.
+type Step struct {
+	Verdict  Status `json:"verdict"`
+	Stdout   Output `json:"stdout"`
+	Stderr   Output `json:"stderr"`
+	ExitCode int    `json:"exit_code"`
+	// Signal is the name of the signal that ended the process ("SIGSEGV"), if any.
+	Signal string `json:"signal,omitempty"`
+	// LimitExceeded names which limit ended the step for time_limit_exceeded
+	// ("cpu" or "wall"), memory_limit_exceeded ("memory") and
+	// output_limit_exceeded ("output").
+	LimitExceeded string  `json:"limit_exceeded,omitempty"`
+	CPUTimeMs     float64 `json:"cpu_time_ms"`
+	WallTimeMs    float64 `json:"wall_time_ms"`
+	MemoryKB      int64   `json:"memory_kb"`
+	Message       string  `json:"message,omitempty"`
+}
+
+// Result is everything execbox reports about a finished submission.
+type Result struct {
+	Status  Status `json:"status"`
+	Message string `json:"message,omitempty"`
+	Compile *Step  `json:"compile,omitempty"`
+	// Run is the first (or only) run; Tests has every run when tests were given.
+	Run        *Step     `json:"run,omitempty"`
+	Tests      []Step    `json:"tests,omitempty"`
+	Language   string    `json:"language,omitempty"`
+	Version    string    `json:"version,omitempty"`
+	Executor   string    `json:"executor,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// Submission is a job as the outside sees it: its request, its current
+// status and, once final, its result.
+type Submission struct {
+	ID         string    `json:"id"`
+	Status     Status    `json:"status"`
+	Request    Request   `json:"request"`
+	Result     *Result   `json:"result,omitempty"`
+	Attempts   int       `json:"attempts,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
