@@ -1,0 +1,100 @@
+package catalog
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestDefaultHasTheRequiredLanguages(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	for _, id := range []string{"python", "javascript", "typescript", "c", "cpp", "go", "java", "rust", "ruby", "php", "bash"} {
+		l, ok := c.Lookup(id, "")
+		if !ok {
+			t.Errorf("default catalog lacks %s", id)
+			continue
+		}
+		if len(l.Judge0IDs) == 0 || l.Piston.Language == "" {
+			t.Errorf("%s: no Judge0 id or Piston name", id)
+		}
+	}
+}
+
+func TestLookup(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	for _, tc := range []struct {
+		name, version, want string
+	}{
+		{"python", "", "python"},
+		{"PY", "", "python"},
+		{"python", "3", "python"},
+		{"python", "3.12", "python"},
+		{"python", "2", ""},
+		{"python", "3.1", ""},
+		{"c++", "", "cpp"},
+		{"cobol", "", ""},
+	} {
+		l, ok := c.Lookup(tc.name, tc.version)
+		if got := l.ID; got != tc.want || ok != (tc.want != "") {
+			t.Errorf("Lookup(%q, %q) = %q, %v; want %q", tc.name, tc.version, got, ok, tc.want)
+		}
+	}
+}
+
+func TestCompatLookups(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	if l, ok := c.ByJudge0ID(71); !ok || l.ID != "python" {
+		t.Errorf("ByJudge0ID(71) = %q, %v", l.ID, ok)
+	}
+	if _, ok := c.ByJudge0ID(9999); ok {
+		t.Error("ByJudge0ID(9999) found something")
+	}
+	if l, ok := c.ByPiston("c++", "10.2.0"); !ok || l.ID != "cpp" {
+		t.Errorf("ByPiston(c++) = %q, %v", l.ID, ok)
+	}
+	if l, ok := c.ByPiston("py", "*"); !ok || l.ID != "python" {
+		t.Errorf("ByPiston(py) = %q, %v", l.ID, ok)
+	}
+}
+
+func TestLoadExtendAndReplace(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ext := filepath.Join(dir, "ext.json")
+	os.WriteFile(ext, []byte(`{"extend": true, "languages": [
+		{"id": "python", "name": "Python", "version": "3.11", "image": "local/python:3.11", "source_file": "main.py",
+		 "run": ["python3", "main.py"], "limits": {"cpu_time_ms": 1000, "wall_time_ms": 2000, "memory_kb": 65536}}]}`), 0o644)
+	c, err := Load(ext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := c.Lookup("python", ""); l.Image != "local/python:3.11" {
+		t.Errorf("python image = %q, want the replacement", l.Image)
+	}
+	if _, ok := c.Lookup("rust", ""); !ok {
+		t.Error("extend dropped the defaults")
+	}
+	repl := filepath.Join(dir, "repl.json")
+	os.WriteFile(repl, []byte(`{"languages": [
+		{"id": "sh", "name": "sh", "version": "1", "image": "x", "source_file": "main.sh", "run": ["sh", "main.sh"],
+		 "limits": {"cpu_time_ms": 1000, "wall_time_ms": 2000, "memory_kb": 65536}}]}`), 0o644)
+	c, err = Load(repl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.All()) != 1 {
+		t.Errorf("replace kept %d languages", len(c.All()))
+	}
+}
+
+func TestInvalidCatalogNamesTheProblem(t *testing.T) {
+	t.Parallel()
+	_, err := Parse([]byte(`{"languages": [{"id": "x", "image": "i", "source_file": "a/b", "run": ["x"],
+		"limits": {"cpu_time_ms": 1, "wall_time_ms": 1, "memory_kb": 1}}]}`), nil)
+	if err == nil {
+		t.Fatal("want an error for a source_file with a slash")
+	}
+}
