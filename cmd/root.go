@@ -51,7 +51,7 @@ stderr, exit status, time, memory and a verdict. One binary runs as any role;
 	}
 	root.AddCommand(
 		newGatewayCmd(g), newQueueCmd(g), newWorkerCmd(g), newExecutorCmd(g), newStorageCmd(g),
-		newAllCmd(g), newVersionCmd(), newHealthcheckCmd(), newAgentCmd(),
+		newAllCmd(g), newBenchCmd(g), newVersionCmd(), newHealthcheckCmd(), newAgentCmd(),
 	)
 	return root
 }

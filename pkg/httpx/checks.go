@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,4 +30,21 @@ func HealthCheck(hc *http.Client, base string) Check {
 		}
 		return nil
 	}
+}
+
+// RequireToken guards an internal API with a shared bearer token; an empty
+// token leaves it open (the internal network is then the only guard).
+func RequireToken(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := "Bearer " + token
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(want)) != 1 {
+			WriteProblem(w, r, Problem{Status: http.StatusUnauthorized, Title: "unauthorized", Code: "unauthorized",
+				Detail: "internal API: missing or wrong bearer token (EXECBOX_INTERNAL_TOKEN)"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
