@@ -33,6 +33,9 @@ type Lease struct {
 	// Token identifies this delivery; a completion with an old token is stale.
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// QueuedAt is when this delivery became available (enqueue, release or
+	// re-queue time), for the time-in-queue metric. Zero if unknown.
+	QueuedAt time.Time `json:"queued_at,omitzero"`
 }
 
 // Stats describes the queue's current load.
