@@ -12,10 +12,22 @@ import (
 	"github.com/execbox/app/pkg/job"
 )
 
-// ErrNotFound: no stored submission with that id.
-var ErrNotFound = errors.New("submission not found in storage")
+var (
+	// ErrNotFound: no stored submission with that id.
+	ErrNotFound = errors.New("submission not found in storage")
+	// ErrInvalid: the input can never succeed (a malformed cursor, a
+	// submission without an id); retrying it is pointless.
+	ErrInvalid = errors.New("invalid storage request")
+)
 
-// Filter selects submissions for List. Zero fields match everything.
+// Pinger is implemented by stores that can tell whether their backend is
+// reachable (for readiness checks).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Filter selects submissions for List. Zero fields match everything. Since
+// (inclusive) and Until (exclusive) bound the finish time.
 type Filter struct {
 	Status   job.Status `json:"status,omitempty"`
 	Language string     `json:"language,omitempty"`
@@ -27,7 +39,9 @@ type Filter struct {
 	Limit  int    `json:"limit,omitempty"`
 }
 
-// Page is one page of List, newest first.
+// Page is one page of List, newest first by finish time, then by id
+// descending (keyset pagination: a cursor stays valid and no row repeats or
+// goes missing while newer rows are inserted).
 type Page struct {
 	Items      []job.Submission `json:"items"`
 	NextCursor string           `json:"next_cursor,omitempty"`
