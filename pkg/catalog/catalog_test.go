@@ -98,3 +98,16 @@ func TestInvalidCatalogNamesTheProblem(t *testing.T) {
 		t.Fatal("want an error for a source_file with a slash")
 	}
 }
+
+func TestTestdataRuntimesParse(t *testing.T) {
+	t.Parallel()
+	c, err := Load(filepath.Join("..", "..", "testdata", "runtimes.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"bash", "python", "c", "cpp", "javascript"} {
+		if _, ok := c.Lookup(id, ""); !ok {
+			t.Errorf("testdata catalog lacks %s", id)
+		}
+	}
+}
