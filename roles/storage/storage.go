@@ -1,5 +1,8 @@
 // Package storage is the storage role: it consumes finished results from the
-// queue's results stream, keeps them in PostgreSQL and serves history.
+// queue's results feed (the Redis results stream in split mode, the
+// in-process queue's feed in app all), keeps them in PostgreSQL (or the
+// embedded SQLite store), deletes them after a retention period and serves
+// history over an internal HTTP API under /storage/v1.
 package storage
 
 import (
@@ -7,74 +10,288 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/lifecycle"
+	"github.com/execbox/app/pkg/pgstore"
+	"github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/pkg/sqlitestore"
+	"github.com/execbox/app/pkg/store"
 )
 
 // Config configures the storage role.
 type Config struct {
-	Addr        string
+	Addr string
+	// DatabaseURL selects PostgreSQL. Empty with DataDir set selects the
+	// embedded SQLite store in DataDir.
 	DatabaseURL string
-	RedisURL    string
+	DataDir     string
+	// RedisURL is where the results stream is, when no feed is passed in Deps.
+	RedisURL string
+	// RedisPrefix prefixes the queue's Redis keys (tests isolate with it).
+	RedisPrefix string
+	// InternalToken guards /storage/v1 (bearer token); empty leaves it open.
+	InternalToken string
+	// Consumer names this replica in the results stream's consumer group
+	// (default: the host name). Replicas need distinct names.
+	Consumer string
+	// BatchSize caps the results written per transaction (default 500).
+	BatchSize int
+	// ReadBlock is how long one read of the feed waits for results (default 2s).
+	ReadBlock time.Duration
+	// Retention deletes results finished longer ago than this; 0 keeps them.
+	Retention time.Duration
+	// RetentionInterval is the pause between retention sweeps (default 1m);
+	// RetentionBatch the rows one DELETE removes (default 1000).
+	RetentionInterval time.Duration
+	RetentionBatch    int
+	// MaxBackoff caps the retry delay while the database or feed is down
+	// (default 5s).
+	MaxBackoff time.Duration
+	// MaxConns bounds the PostgreSQL pool (default 4).
+	MaxConns int32
+}
+
+func (c Config) withDefaults() Config {
+	if c.Consumer == "" {
+		c.Consumer, _ = os.Hostname()
+		if c.Consumer == "" {
+			c.Consumer = "storage"
+		}
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.ReadBlock <= 0 {
+		c.ReadBlock = 2 * time.Second
+	}
+	if c.RetentionInterval <= 0 {
+		c.RetentionInterval = time.Minute
+	}
+	if c.RetentionBatch <= 0 {
+		c.RetentionBatch = 1000
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 5 * time.Second
+	}
+	return c
 }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	if c.DatabaseURL == "" {
-		return errors.New("storage: DATABASE_URL (--database-url) is required")
+	var errs []error
+	if c.DatabaseURL == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("DATABASE_URL (--database-url) or a data directory (--data-dir) is required"))
 	}
-	if c.RedisURL == "" {
-		return errors.New("storage: REDIS_URL (--redis-url) is required")
+	if c.DatabaseURL != "" {
+		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+			errs = append(errs, fmt.Errorf("--database-url: %w", err))
+		}
 	}
-	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
-		return fmt.Errorf("storage: --database-url: %w", err)
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("--redis-url: %w", err))
+		}
 	}
-	if _, err := redis.ParseURL(c.RedisURL); err != nil {
-		return fmt.Errorf("storage: --redis-url: %w", err)
+	if c.Retention < 0 {
+		errs = append(errs, errors.New("--retention must not be negative"))
+	}
+	if c.BatchSize < 0 || c.BatchSize > 10_000 {
+		errs = append(errs, errors.New("--batch-size must be between 1 and 10000"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("storage: %w", err)
 	}
 	return nil
 }
 
-// Role is the storage role.
-type Role struct {
-	cfg  Config
-	log  *slog.Logger
-	pool *pgxpool.Pool
-	rdb  *redis.Client
+// Deps are the role's collaborators.
+type Deps struct {
+	// Feed is the results feed to consume. Nil means the Redis results
+	// stream at Config.RedisURL; with neither, the role only serves history.
+	Feed queue.ResultFeed
+	// Store replaces the store built from the configuration (tests).
+	Store store.Store
 }
 
-// New builds the role; it does not connect yet.
-func New(cfg Config, log *slog.Logger) (*Role, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	pcfg, _ := pgxpool.ParseConfig(cfg.DatabaseURL)
-	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	opt, _ := redis.ParseURL(cfg.RedisURL)
-	return &Role{cfg: cfg, log: log, pool: pool, rdb: redis.NewClient(opt)}, nil
+// Role is the storage role.
+type Role struct {
+	cfg     Config
+	log     *slog.Logger
+	store   store.Store
+	pg      *pgstore.Store     // nil unless PostgreSQL
+	sqlite  *sqlitestore.Store // nil unless embedded
+	feed    queue.ResultFeed   // nil: history only
+	closers []func()           // run when Work ends
+	metrics *metrics
+	now     func() time.Time
+
+	mu        sync.Mutex
+	migrated  bool
+	writeErr  error // last failed write, nil after a success
+	readErr   error // last failed feed read
+	lastWrite time.Time
 }
+
+// New builds the role. It does not connect to PostgreSQL yet: Work migrates
+// and consumes, retrying until the database answers, so the process starts
+// (and reports not ready) while PostgreSQL is down.
+func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
+	cfg = cfg.withDefaults()
+	if deps.Store == nil {
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	r := &Role{cfg: cfg, log: log, store: deps.Store, feed: deps.Feed, metrics: newMetrics(), now: time.Now}
+	switch {
+	case r.store != nil:
+		r.migrated = true
+	case cfg.DatabaseURL != "":
+		pg, err := pgstore.Open(context.Background(), cfg.DatabaseURL, pgstore.Options{MaxConns: cfg.MaxConns})
+		if err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
+		r.pg, r.store = pg, pg
+		r.closers = append(r.closers, pg.Close)
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		s, err := sqlitestore.OpenDir(ctx, cfg.DataDir, log, sqlitestore.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("storage: %w", err)
+		}
+		r.sqlite, r.store, r.migrated = s, s, true
+		r.closers = append(r.closers, func() { _ = s.Close() })
+	}
+	if r.feed == nil && cfg.RedisURL != "" {
+		feed, closeFeed, err := newRedisFeed(cfg)
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		r.feed = feed
+		r.closers = append(r.closers, closeFeed)
+	}
+	return r, nil
+}
+
+func (r *Role) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+	r.closers = nil
+}
+
+// Store returns the role's store (PostgreSQL or SQLite).
+func (r *Role) Store() store.Store { return r.store }
+
+// Journal returns the embedded store's journal for the in-process queue, or
+// nil when the role uses PostgreSQL.
+func (r *Role) Journal() queue.Journal {
+	if r.sqlite == nil {
+		return nil
+	}
+	return r.sqlite
+}
+
+// Migrate applies the schema migrations once (PostgreSQL; the embedded store
+// migrates when it opens). For `app storage migrate`.
+func (r *Role) Migrate(ctx context.Context) ([]int, error) {
+	if r.pg == nil {
+		return nil, nil
+	}
+	vs, err := pgstore.Migrate(ctx, r.pg.Pool(), r.log)
+	if err == nil {
+		r.mu.Lock()
+		r.migrated = true
+		r.mu.Unlock()
+	}
+	return vs, err
+}
+
+// Close releases the database and Redis connections (after Migrate alone;
+// Work closes them itself).
+func (r *Role) Close() { r.close() }
 
 // Register adds the role's readiness checks and metrics to srv.
 func (r *Role) Register(srv *httpx.Server) {
-	srv.AddCheck("postgres", func(ctx context.Context) error { return r.pool.Ping(ctx) })
-	srv.AddCheck("redis", func(ctx context.Context) error { return r.rdb.Ping(ctx).Err() })
+	srv.AddCheck("storage", r.ready)
+	r.metrics.register(srv.Registry())
+}
+
+// ready fails while the schema is not migrated, the last write failed or the
+// database does not answer, and while the feed cannot be read.
+func (r *Role) ready(ctx context.Context) error {
+	r.mu.Lock()
+	migrated, werr, rerr := r.migrated, r.writeErr, r.readErr
+	r.mu.Unlock()
+	switch {
+	case !migrated:
+		return errors.New("database not migrated yet")
+	case werr != nil:
+		return fmt.Errorf("writes failing: %w", werr)
+	case rerr != nil:
+		return fmt.Errorf("results feed failing: %w", rerr)
+	}
+	if p, ok := r.store.(store.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
 }
 
 // Mount adds the internal API routes to srv.
-func (r *Role) Mount(srv *httpx.Server) {}
+func (r *Role) Mount(srv *httpx.Server) {
+	h := r.Handler()
+	srv.Handle("/storage/v1/", h)
+}
 
-// Work runs the role's background loops until ctx ends.
+// Handler is the internal API alone, under /storage/v1, behind the token.
+func (r *Role) Handler() http.Handler {
+	return httpx.RequireToken(r.cfg.InternalToken, newAPI(r.store, r.log))
+}
+
+// Work migrates the database (retrying while it is down), then consumes the
+// results feed and runs the retention sweeps until ctx ends.
 func (r *Role) Work(ctx context.Context) error {
-	<-ctx.Done()
-	r.pool.Close()
-	return r.rdb.Close()
+	defer r.close()
+	if r.pg != nil {
+		bo := r.backoff()
+		for {
+			if _, err := r.Migrate(ctx); err == nil {
+				break
+			} else if ctx.Err() != nil {
+				return nil
+			} else {
+				r.log.Warn("migrating the database failed, retrying", "err", err, "retry_in", bo.peek())
+			}
+			if bo.wait(ctx) != nil {
+				return nil
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	if r.cfg.Retention > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.retain(ctx)
+		}()
+	}
+	if r.feed != nil {
+		r.consume(ctx)
+	} else {
+		<-ctx.Done()
+	}
+	wg.Wait()
+	return nil
 }
 
 // Run serves the internal API and runs the background loops until ctx ends.

@@ -1,0 +1,193 @@
+package storage
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/store"
+)
+
+// Internal API, all JSON, all behind the internal token:
+//
+//	GET  /storage/v1/submissions/{id}     one submission (404 not_found)
+//	GET  /storage/v1/submissions          store.Page; query: status, language,
+//	                                      api_key_id, since, until (RFC 3339),
+//	                                      cursor, limit
+//	GET  /storage/v1/stats                store.Stats; query: since (RFC 3339)
+//	                                      or window (Go duration, default 24h)
+//	POST /storage/v1/submissions          {"submissions": [...]}: Put, 204
+//	POST /storage/v1/retention            {"before": time, "batch": n}: {"deleted": n}
+const (
+	maxPutBody    = 64 << 20
+	defaultWindow = 24 * time.Hour
+)
+
+type putRequest struct {
+	Submissions []job.Submission `json:"submissions"`
+}
+
+type retentionRequest struct {
+	Before time.Time `json:"before"`
+	Batch  int       `json:"batch"`
+}
+
+type retentionResponse struct {
+	Deleted int `json:"deleted"`
+}
+
+func newAPI(s store.Store, log *slog.Logger) http.Handler {
+	a := &api{store: s, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /storage/v1/submissions/{id}", a.get)
+	mux.HandleFunc("GET /storage/v1/submissions", a.list)
+	mux.HandleFunc("POST /storage/v1/submissions", a.put)
+	mux.HandleFunc("GET /storage/v1/stats", a.stats)
+	mux.HandleFunc("POST /storage/v1/retention", a.retention)
+	return mux
+}
+
+type api struct {
+	store store.Store
+	log   *slog.Logger
+}
+
+// fail maps store errors to problems in one place.
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusNotFound, Title: "not found", Code: "not_found", Detail: err.Error()})
+	case errors.Is(err, store.ErrInvalid):
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid request", Code: "invalid", Detail: err.Error()})
+	case r.Context().Err() != nil:
+		// The caller left; nobody reads this.
+		httpx.WriteProblem(w, r, httpx.Problem{Status: 499, Title: "client closed request"})
+	default:
+		httpx.Logger(r.Context(), a.log).Error("storage request failed", "err", err)
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusServiceUnavailable, Title: "storage unavailable",
+			Code: "unavailable", Detail: err.Error(), RetryAfter: time.Second})
+	}
+}
+
+func badQuery(w http.ResponseWriter, r *http.Request, field, msg string) {
+	httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid query", Code: "invalid",
+		Errors: []httpx.FieldError{{Field: field, Message: msg}}})
+}
+
+func (a *api) get(w http.ResponseWriter, r *http.Request) {
+	sub, err := a.store.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, sub)
+}
+
+func parseTime(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, v)
+}
+
+func (a *api) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.Filter{
+		Status:   job.Status(q.Get("status")),
+		Language: q.Get("language"),
+		APIKeyID: q.Get("api_key_id"),
+		Cursor:   q.Get("cursor"),
+	}
+	var err error
+	if f.Since, err = parseTime(q, "since"); err != nil {
+		badQuery(w, r, "since", "must be an RFC 3339 time")
+		return
+	}
+	if f.Until, err = parseTime(q, "until"); err != nil {
+		badQuery(w, r, "until", "must be an RFC 3339 time")
+		return
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 0 {
+			badQuery(w, r, "limit", "must be a non-negative integer")
+			return
+		}
+	}
+	page, err := a.store.List(r.Context(), f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if page.Items == nil {
+		page.Items = []job.Submission{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, page)
+}
+
+func (a *api) stats(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	since, err := parseTime(q, "since")
+	if err != nil {
+		badQuery(w, r, "since", "must be an RFC 3339 time")
+		return
+	}
+	if !q.Has("since") {
+		window := defaultWindow
+		if v := q.Get("window"); v != "" {
+			if window, err = time.ParseDuration(v); err != nil || window <= 0 {
+				badQuery(w, r, "window", "must be a positive duration such as 1h")
+				return
+			}
+		}
+		since = time.Now().Add(-window)
+	}
+	st, err := a.store.Stats(r.Context(), since)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, st)
+}
+
+func (a *api) put(w http.ResponseWriter, r *http.Request) {
+	var req putRequest
+	if err := httpx.DecodeJSON(w, r, &req, maxPutBody); err != nil {
+		var p *httpx.Problem
+		if errors.As(err, &p) {
+			httpx.WriteProblem(w, r, *p)
+			return
+		}
+		a.fail(w, r, err)
+		return
+	}
+	if err := a.store.Put(r.Context(), req.Submissions); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) retention(w http.ResponseWriter, r *http.Request) {
+	var req retentionRequest
+	if err := httpx.DecodeJSON(w, r, &req, 4096); err != nil {
+		var p *httpx.Problem
+		if errors.As(err, &p) {
+			httpx.WriteProblem(w, r, *p)
+			return
+		}
+		a.fail(w, r, err)
+		return
+	}
+	n, err := a.store.DeleteBefore(r.Context(), req.Before, req.Batch)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, retentionResponse{Deleted: n})
+}

@@ -1,0 +1,222 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/pkg/store"
+)
+
+// backoff is an exponential retry delay with jitter: 100 ms doubling up to
+// max, reset after a success.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func (r *Role) backoff() *backoff {
+	return &backoff{min: 100 * time.Millisecond, max: r.cfg.MaxBackoff, cur: 100 * time.Millisecond}
+}
+
+func (b *backoff) peek() time.Duration { return b.cur }
+func (b *backoff) reset()              { b.cur = b.min }
+
+// wait sleeps for the current delay (±20%) and doubles it; it returns early
+// with ctx's error.
+func (b *backoff) wait(ctx context.Context) error {
+	d := b.cur
+	d += time.Duration((rand.Float64()*0.4 - 0.2) * float64(d))
+	b.cur = min(b.cur*2, b.max)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// consume reads the feed in batches and writes each batch with one Put,
+// acknowledging only after the write committed. A failed write is retried
+// with backoff until it succeeds (the feed redelivers anything unacknowledged
+// after a crash, and Put is idempotent, so at-least-once delivery ends up
+// exactly once in the table).
+func (r *Role) consume(ctx context.Context) {
+	readBo, writeBo := r.backoff(), r.backoff()
+	r.log.Info("consuming results", "consumer", r.cfg.Consumer, "batch", r.cfg.BatchSize)
+	for ctx.Err() == nil {
+		items, err := r.feed.Read(ctx, r.cfg.Consumer, r.cfg.BatchSize, r.cfg.ReadBlock)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.setReadErr(err)
+			r.metrics.readErrors.Inc()
+			r.log.Warn("reading the results feed failed, retrying", "err", err, "retry_in", readBo.peek())
+			_ = readBo.wait(ctx)
+			continue
+		}
+		readBo.reset()
+		r.setReadErr(nil)
+		if len(items) == 0 {
+			r.metrics.lag.Set(0)
+			continue
+		}
+		if !r.write(ctx, items, writeBo) {
+			return // ctx ended; the unacknowledged items will come again
+		}
+		r.ack(ctx, items, readBo)
+	}
+}
+
+// write stores the batch, retrying until it commits. It returns false when
+// ctx ended first.
+func (r *Role) write(ctx context.Context, items []queue.FeedItem, bo *backoff) bool {
+	subs := make([]job.Submission, len(items))
+	for i, it := range items {
+		subs[i] = it.Submission
+	}
+	for {
+		start := time.Now()
+		err := r.store.Put(ctx, subs)
+		if err == nil {
+			r.metrics.observeWrite(len(subs), time.Since(start))
+			r.observeLag(subs)
+			r.setWriteErr(nil)
+			bo.reset()
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		r.metrics.writeErrors.Inc()
+		if errors.Is(err, store.ErrInvalid) {
+			// Some submission can never be written: write the others one
+			// by one and drop (log) the bad ones rather than block forever.
+			if r.writeEach(ctx, subs) {
+				return true
+			}
+			if ctx.Err() != nil {
+				return false
+			}
+		}
+		r.setWriteErr(err)
+		r.log.Warn("writing results failed, retrying", "err", err, "batch", len(subs), "retry_in", bo.peek())
+		if bo.wait(ctx) != nil {
+			return false
+		}
+	}
+}
+
+// writeEach writes subs one at a time, dropping those rejected as invalid.
+// It returns false if any other error occurred.
+func (r *Role) writeEach(ctx context.Context, subs []job.Submission) bool {
+	for _, s := range subs {
+		start := time.Now()
+		err := r.store.Put(ctx, []job.Submission{s})
+		switch {
+		case err == nil:
+			r.metrics.observeWrite(1, time.Since(start))
+		case errors.Is(err, store.ErrInvalid):
+			r.metrics.dropped.Inc()
+			r.log.Error("dropping a result that cannot be stored", "id", s.ID, "err", err)
+		default:
+			return false
+		}
+	}
+	r.setWriteErr(nil)
+	return true
+}
+
+// ack acknowledges the items, retrying while the feed is unreachable. If ctx
+// ends first they are redelivered later and written again, harmlessly.
+func (r *Role) ack(ctx context.Context, items []queue.FeedItem, bo *backoff) {
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	for {
+		err := r.feed.Ack(ctx, ids...)
+		if err == nil {
+			r.metrics.acked.Add(float64(len(ids)))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("acknowledging results failed, retrying", "err", err, "retry_in", bo.peek())
+		if bo.wait(ctx) != nil {
+			return
+		}
+	}
+}
+
+// observeLag records how long ago the oldest result of the batch finished.
+func (r *Role) observeLag(subs []job.Submission) {
+	var oldest time.Time
+	for _, s := range subs {
+		t := s.FinishedAt
+		if t.IsZero() && s.Result != nil {
+			t = s.Result.FinishedAt
+		}
+		if !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
+		}
+	}
+	now := r.now()
+	if !oldest.IsZero() {
+		r.metrics.lag.Set(max(0, now.Sub(oldest).Seconds()))
+	}
+	r.mu.Lock()
+	r.lastWrite = now
+	r.mu.Unlock()
+}
+
+func (r *Role) setWriteErr(err error) {
+	r.mu.Lock()
+	r.writeErr = err
+	r.mu.Unlock()
+}
+
+func (r *Role) setReadErr(err error) {
+	r.mu.Lock()
+	r.readErr = err
+	r.mu.Unlock()
+}
+
+// retain deletes results older than the retention period in small batches
+// (short transactions, no long locks), pausing between sweeps.
+func (r *Role) retain(ctx context.Context) {
+	t := time.NewTicker(r.cfg.RetentionInterval)
+	defer t.Stop()
+	for {
+		cutoff := r.now().Add(-r.cfg.Retention)
+		total := 0
+		for ctx.Err() == nil {
+			n, err := r.store.DeleteBefore(ctx, cutoff, r.cfg.RetentionBatch)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.log.Warn("retention sweep failed", "err", err)
+				}
+				break
+			}
+			total += n
+			r.metrics.deleted.Add(float64(n))
+			if n < r.cfg.RetentionBatch {
+				break
+			}
+		}
+		if total > 0 {
+			r.log.Info("retention sweep", "deleted", total, "before", cutoff)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
