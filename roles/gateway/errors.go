@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/pkg/store"
+)
+
+// The APIs a request can arrive through; they share the error mapping but
+// render errors in their own shapes.
+const (
+	apiNative = "native"
+	apiJudge0 = "judge0"
+	apiPiston = "piston"
+)
+
+// errTooManyInFlight: the key has its maximum number of unfinished
+// submissions.
+var errTooManyInFlight = errors.New("too many submissions in flight")
+
+// errCallbacksFull: too many callbacks are waiting for delivery.
+var errCallbacksFull = errors.New("too many callbacks pending")
+
+// problemFor maps an error from the queue, the store or the gateway itself
+// to the problem the client sees. It is the only place that decides status
+// codes for errors.
+func problemFor(err error) httpx.Problem {
+	var p *httpx.Problem
+	switch {
+	case errors.Is(err, queue.ErrFull):
+		return httpx.Problem{Status: http.StatusServiceUnavailable, Title: "queue full", Code: "queue_full",
+			Detail: "the queue holds its maximum number of jobs; retry later", RetryAfter: retryAfter(err, 2*time.Second)}
+	case errors.Is(err, errCallbacksFull):
+		return httpx.Problem{Status: http.StatusServiceUnavailable, Title: "callbacks backlog full", Code: "callbacks_full",
+			Detail: "too many callbacks are waiting for delivery; retry later", RetryAfter: 2 * time.Second}
+	case errors.Is(err, errTooManyInFlight):
+		return httpx.Problem{Status: http.StatusTooManyRequests, Title: "too many submissions in flight", Code: "too_many_in_flight",
+			Detail: err.Error(), RetryAfter: time.Second}
+	case errors.Is(err, queue.ErrNotFound), errors.Is(err, store.ErrNotFound):
+		return httpx.Problem{Status: http.StatusNotFound, Title: "not found", Code: "not_found", Detail: "no submission with that id"}
+	case errors.Is(err, queue.ErrFinal):
+		return httpx.Problem{Status: http.StatusConflict, Title: "already finished", Code: "final", Detail: err.Error()}
+	case errors.Is(err, queue.ErrCanceled):
+		return httpx.Problem{Status: http.StatusConflict, Title: "canceled", Code: "canceled", Detail: err.Error()}
+	case errors.Is(err, context.DeadlineExceeded):
+		return httpx.Problem{Status: http.StatusGatewayTimeout, Title: "timeout", Code: "timeout",
+			Detail: "a backing service did not answer in time"}
+	case errors.As(err, &p) && p.Status >= 400 && p.Status < 500 && p.Status != http.StatusUnauthorized:
+		// A client error reported by a backing service (or the gateway's
+		// own decoding) is the client's to see.
+		return *p
+	case errors.As(err, &p):
+		return httpx.Problem{Status: http.StatusBadGateway, Title: "backing service error", Code: "upstream",
+			RetryAfter: p.RetryAfter}
+	}
+	return httpx.Problem{Status: http.StatusInternalServerError, Title: "internal error", Code: "internal"}
+}
+
+func retryAfter(err error, def time.Duration) time.Duration {
+	var p *httpx.Problem
+	if errors.As(err, &p) && p.RetryAfter > 0 {
+		return p.RetryAfter
+	}
+	return def
+}
+
+// writeError answers err in the shape of api, logging server-side failures.
+func (r *Role) writeError(w http.ResponseWriter, req *http.Request, err error, api string) {
+	p := problemFor(err)
+	if p.Status >= 500 {
+		httpx.Logger(req.Context(), r.log).Error("request failed", "err", err, "status", p.Status)
+	}
+	if p.Code != "" && p.Status != http.StatusNotFound {
+		r.metrics.rejected.WithLabelValues(p.Code).Inc()
+	}
+	writeProblem(w, req, p, api)
+}
+
+// writeProblem renders p: problem+json for the native and Judge0 APIs,
+// {"message": ...} for Piston, whose clients read that.
+func writeProblem(w http.ResponseWriter, req *http.Request, p httpx.Problem, api string) {
+	if api != apiPiston {
+		httpx.WriteProblem(w, req, p)
+		return
+	}
+	msg := p.Detail
+	if msg == "" {
+		msg = p.Title
+	}
+	for _, fe := range p.Errors {
+		msg += fmt.Sprintf("; %s: %s", fe.Field, fe.Message)
+	}
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(ceilSeconds(p.RetryAfter)))
+	}
+	httpx.WriteJSON(w, p.Status, map[string]string{"message": msg})
+}
