@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI): prepares the test environment
+# (scripts/testenv.sh: Docker Engine, Redis, PostgreSQL, sandbox images),
+# then vets and tests every package against it.
+#
+#   scripts/test.sh                       everything
+#   scripts/test.sh -run TestQueue -v     extra arguments go to `go test`
+#   PKGS=./pkg/queue/... scripts/test.sh  only some packages
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+command -v go >/dev/null || {
+	echo "scripts/test.sh: no go on PATH or in /usr/local/go/bin" >&2
+	exit 1
+}
+
+t0=$SECONDS
+# shellcheck source=scripts/testenv.sh
+source scripts/testenv.sh
+
+read -r -a pkgs <<<"${PKGS:-./...}"
+echo "== go vet ${pkgs[*]}" >&2
+go vet "${pkgs[@]}"
+echo "== go test ${pkgs[*]}" >&2
+go test -count=1 -timeout 25m "$@" "${pkgs[@]}"
+echo "scripts/test.sh: done in $((SECONDS - t0)) s" >&2
