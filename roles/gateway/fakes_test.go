@@ -162,13 +162,15 @@ func (q *fakeQueue) Cancel(_ context.Context, id string) (job.Submission, error)
 	return q.Get(context.Background(), id)
 }
 
-func (q *fakeQueue) Lease(context.Context, string, time.Duration) (*queue.Lease, error) { return nil, nil }
-func (q *fakeQueue) Extend(context.Context, *queue.Lease) error                          { return nil }
-func (q *fakeQueue) Complete(context.Context, *queue.Lease, job.Result) error            { return nil }
-func (q *fakeQueue) Release(context.Context, *queue.Lease) error                         { return nil }
-func (q *fakeQueue) DeadLetters(context.Context) ([]job.Submission, error)               { return nil, nil }
-func (q *fakeQueue) Requeue(context.Context, string) error                               { return nil }
-func (q *fakeQueue) Stats(context.Context) (queue.Stats, error)                          { return queue.Stats{}, nil }
+func (q *fakeQueue) Lease(context.Context, string, time.Duration) (*queue.Lease, error) {
+	return nil, nil
+}
+func (q *fakeQueue) Extend(context.Context, *queue.Lease) error               { return nil }
+func (q *fakeQueue) Complete(context.Context, *queue.Lease, job.Result) error { return nil }
+func (q *fakeQueue) Release(context.Context, *queue.Lease) error              { return nil }
+func (q *fakeQueue) DeadLetters(context.Context) ([]job.Submission, error)    { return nil, nil }
+func (q *fakeQueue) Requeue(context.Context, string) error                    { return nil }
+func (q *fakeQueue) Stats(context.Context) (queue.Stats, error)               { return queue.Stats{}, nil }
 
 // fakeStore is an in-memory store.Store that records List filters.
 type fakeStore struct {
@@ -220,7 +222,7 @@ func (s *fakeStore) List(_ context.Context, f store.Filter) (store.Page, error) 
 	return p, nil
 }
 
-func (s *fakeStore) Stats(context.Context, time.Time) (store.Stats, error)  { return store.Stats{}, nil }
+func (s *fakeStore) Stats(context.Context, time.Time) (store.Stats, error)     { return store.Stats{}, nil }
 func (s *fakeStore) DeleteBefore(context.Context, time.Time, int) (int, error) { return 0, nil }
 
 // bundle is what setup returns.
