@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -8,8 +9,9 @@ import (
 	"github.com/execbox/app/pkg/agent"
 )
 
-// newAgentCmd is the supervisor that runs inside each sandbox container. It
-// is hidden: only the executor starts it.
+// newAgentCmd is the supervisor that runs as PID 1 inside each sandbox
+// container (see pkg/agent). It is hidden: only the executor starts it, and
+// it refuses to run anywhere but as PID 1.
 func newAgentCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:    "agent",
@@ -17,7 +19,7 @@ func newAgentCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return agent.Main(cmd.Context(), os.Stdin, os.Stdout)
+			return agent.Main(context.Background(), os.Stdin, os.Stdout)
 		},
 	}
 }

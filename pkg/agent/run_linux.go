@@ -1,0 +1,550 @@
+//go:build linux
+
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/execbox/app/pkg/job"
+)
+
+// pollInterval is how often CPU time and memory are sampled from /proc.
+const pollInterval = 5 * time.Millisecond
+
+// clockTick is USER_HZ, the unit of CPU times in /proc/PID/stat.
+const clockTick = 10 * time.Millisecond
+
+type runner struct {
+	uid int
+	env []string
+}
+
+func run(ctx context.Context, spec Spec) (Result, error) {
+	if os.Getpid() != 1 {
+		return Result{}, errors.New("refusing to run outside a sandbox container (not PID 1)")
+	}
+	if spec.UID <= 0 {
+		return Result{}, fmt.Errorf("uid %d: want an unprivileged uid", spec.UID)
+	}
+	if len(spec.Run.Argv) == 0 {
+		return Result{}, errors.New("no run command")
+	}
+	if err := writeFiles(spec.UID, spec.Files); err != nil {
+		return Result{}, err
+	}
+	if err := setStaticLimits(spec); err != nil {
+		return Result{}, err
+	}
+	r := &runner{uid: spec.UID, env: programEnv(os.Environ(), spec.Env)}
+	var res Result
+	if spec.Compile != nil && len(spec.Compile.Argv) > 0 {
+		st, err := r.step(ctx, spec.Compile.Argv, nil, spec.Compile.Limits, nil)
+		if err != nil {
+			return Result{}, fmt.Errorf("compile: %w", err)
+		}
+		if st.Verdict != job.StatusAccepted {
+			st.Verdict = job.StatusCompilationError
+			res.Compile = &st
+			return res, nil
+		}
+		res.Compile = &st
+	}
+	cases := spec.Tests
+	if len(cases) == 0 {
+		cases = []job.TestCase{{Stdin: spec.Stdin}}
+	}
+	for i, tc := range cases {
+		st, err := r.step(ctx, spec.Run.Argv, []byte(tc.Stdin), spec.Run.Limits, tc.ExpectedOutput)
+		if err != nil {
+			return Result{}, fmt.Errorf("run %d: %w", i, err)
+		}
+		res.Runs = append(res.Runs, st)
+	}
+	return res, nil
+}
+
+// writeFiles writes the job's files into WorkDir as uid, so the program owns
+// its sources and any directories. setfsuid changes only the calling
+// thread's file-system identity; the thread is locked and dies with the
+// goroutine.
+func writeFiles(uid int, files []job.File) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine
+		_ = syscall.Setfsgid(uid)
+		_ = syscall.Setfsuid(uid)
+		done <- func() error {
+			for _, f := range files {
+				if !filepath.IsLocal(f.Name) {
+					return fmt.Errorf("file name %q: must be a relative path inside the work directory", f.Name)
+				}
+				b, err := f.Bytes()
+				if err != nil {
+					return err
+				}
+				p := filepath.Join(WorkDir, f.Name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					return fmt.Errorf("write %s: %w", f.Name, err)
+				}
+				if err := os.WriteFile(p, b, 0o644); err != nil {
+					return fmt.Errorf("write %s: %w", f.Name, err)
+				}
+			}
+			return nil
+		}()
+	}()
+	return <-done
+}
+
+// setStaticLimits sets the rlimits every step shares on the agent itself;
+// the steps inherit them. The agent (root) is exempt from NPROC for its own
+// threads; NPROC counts the program uid's processes at its execve.
+func setStaticLimits(spec Spec) error {
+	maxProcs := spec.Run.Limits.Processes
+	if spec.Compile != nil {
+		maxProcs = max(maxProcs, spec.Compile.Limits.Processes)
+	}
+	set := []struct {
+		res  int
+		soft uint64
+		hard uint64
+	}{
+		{unix.RLIMIT_CORE, 0, 0},
+		{unix.RLIMIT_FSIZE, uint64(orDefault(spec.FileBytes, 64<<20)), uint64(orDefault(spec.FileBytes, 64<<20))},
+		{unix.RLIMIT_NOFILE, uint64(orDefault(spec.OpenFiles, 256)), uint64(orDefault(spec.OpenFiles, 256))},
+		{unix.RLIMIT_NPROC, uint64(orDefault(maxProcs, 64)), uint64(orDefault(maxProcs, 64))},
+	}
+	for _, l := range set {
+		if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: l.soft, Max: l.hard}); err != nil {
+			return fmt.Errorf("setrlimit %d: %w", l.res, err)
+		}
+	}
+	return nil
+}
+
+func orDefault(v, def int64) int64 {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// stepLimits sets the per-step soft limits (under the shared hard ones).
+func stepLimits(lim job.Limits) error {
+	var cur unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &cur); err != nil {
+		return err
+	}
+	cur.Cur = min(uint64(orDefault(lim.Processes, 64)), cur.Max)
+	if err := unix.Setrlimit(unix.RLIMIT_NPROC, &cur); err != nil {
+		return fmt.Errorf("setrlimit nproc: %w", err)
+	}
+	// The stack may use the whole memory limit (deep recursion is legal).
+	stack := uint64(orDefault(lim.MemoryKB, 256<<10)) << 10
+	if err := unix.Setrlimit(unix.RLIMIT_STACK, &unix.Rlimit{Cur: stack, Max: unix.RLIM_INFINITY}); err != nil {
+		return fmt.Errorf("setrlimit stack: %w", err)
+	}
+	return nil
+}
+
+// programEnv is the agent's environment (the image's) with the fixed
+// entries and the job's overrides applied.
+func programEnv(base, overrides []string) []string {
+	m := map[string]string{}
+	for _, kv := range base {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	delete(m, "HOSTNAME")
+	m["HOME"] = WorkDir
+	m["PWD"] = WorkDir
+	m["TMPDIR"] = "/tmp"
+	m["LANG"] = "C.UTF-8"
+	if m["PATH"] == "" {
+		m["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	for _, kv := range overrides {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+var errNotFound = errors.New("command not found")
+
+// lookPath resolves argv[0]: a name with a slash relative to WorkDir, a
+// bare name along the program's PATH.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(WorkDir, name)
+		}
+		return name, nil
+	}
+	for _, dir := range filepath.SplitList(envValue(env, "PATH")) {
+		if dir == "" {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%q: %w in the image's PATH", name, errNotFound)
+}
+
+// killAll sends SIGKILL to every process in the container but the agent.
+// Only PID 1 of a PID namespace may do this: anywhere else kill(-1) would
+// reach the whole host.
+func killAll() {
+	if os.Getpid() != 1 {
+		panic("agent: kill(-1) outside a sandbox")
+	}
+	_ = syscall.Kill(-1, syscall.SIGKILL)
+}
+
+// capture keeps the first max bytes of a stream and counts the rest.
+type capture struct {
+	max       int64
+	buf       bytes.Buffer
+	truncated bool
+}
+
+// drain reads r to EOF; overflow is called once when the cap is passed.
+func (c *capture) drain(r io.Reader, overflow func()) {
+	b := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(b)
+		if n > 0 {
+			room := c.max - int64(c.buf.Len())
+			switch {
+			case int64(n) <= room:
+				c.buf.Write(b[:n])
+			default:
+				if room > 0 {
+					c.buf.Write(b[:room])
+				}
+				if !c.truncated {
+					c.truncated = true
+					overflow()
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// stepState is what the goroutines of one step share.
+type stepState struct {
+	mu     sync.Mutex
+	reason string // which limit the agent killed the step for
+
+	reapedCPU  atomic.Int64 // microseconds, of every reaped process
+	maxRSS     atomic.Int64 // KB, largest ru_maxrss seen
+	peakPolled atomic.Int64 // KB
+	mainDone   atomic.Bool
+}
+
+func (s *stepState) kill(reason string) {
+	s.mu.Lock()
+	if s.reason == "" {
+		s.reason = reason
+	}
+	s.mu.Unlock()
+	killAll()
+}
+
+func (s *stepState) why() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason
+}
+
+// step runs argv once and measures it. An error means the agent could not
+// run it at all (internal); everything the program does is in the Step.
+func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.Limits, expected *string) (Step, error) {
+	path, err := lookPath(argv[0], r.env)
+	if err != nil {
+		return Step{}, err
+	}
+	if err := stepLimits(lim); err != nil {
+		return Step{}, err
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return Step{}, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return Step{}, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return Step{}, err
+	}
+	defer func() { _ = inW.Close(); _ = outR.Close(); _ = errR.Close() }()
+
+	st := &stepState{}
+	start := time.Now()
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Dir:   WorkDir,
+		Env:   r.env,
+		Files: []uintptr{inR.Fd(), outW.Fd(), errW.Fd()},
+		Sys: &syscall.SysProcAttr{
+			Setsid:     true,
+			Credential: &syscall.Credential{Uid: uint32(r.uid), Gid: uint32(r.uid), Groups: []uint32{}},
+		},
+	})
+	_ = inR.Close()
+	_ = outW.Close()
+	_ = errW.Close()
+	if err != nil {
+		code := 126
+		if errors.Is(err, syscall.ENOENT) {
+			code = 127
+		}
+		return Step{Step: job.Step{
+			Verdict: job.StatusRuntimeError, ExitCode: code,
+			Message: fmt.Sprintf("cannot start %s: %v", argv[0], err),
+		}}, nil
+	}
+
+	stdout := &capture{max: orDefault(lim.OutputBytes, 1<<20)}
+	stderr := &capture{max: orDefault(lim.OutputBytes, 1<<20)}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); stdout.drain(outR, func() { st.kill("output") }) }()
+	go func() { defer wg.Done(); stderr.drain(errR, func() { st.kill("output") }) }()
+	go func() {
+		defer wg.Done()
+		_, _ = inW.Write(stdin)
+		_ = inW.Close()
+	}()
+
+	allGone := make(chan struct{})
+	var (
+		mainStatus syscall.WaitStatus
+		wall       time.Duration
+	)
+	go func() { // reaper: PID 1 reaps every process of the step, orphans included
+		defer close(allGone)
+		for {
+			var ws syscall.WaitStatus
+			var ru syscall.Rusage
+			wpid, err := syscall.Wait4(-1, &ws, 0, &ru)
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			if err != nil {
+				return // ECHILD: no process is left in the container
+			}
+			st.reapedCPU.Add(tvMicros(ru.Utime) + tvMicros(ru.Stime))
+			if ru.Maxrss > st.maxRSS.Load() {
+				st.maxRSS.Store(ru.Maxrss)
+			}
+			if wpid == pid {
+				wall = time.Since(start)
+				mainStatus = ws
+				st.mainDone.Store(true)
+				killAll() // nothing outlives the main process
+			}
+		}
+	}()
+
+	wallLimit := time.Duration(orDefault(lim.WallTimeMs, 5000)) * time.Millisecond
+	cpuLimit := time.Duration(orDefault(lim.CPUTimeMs, 2000)) * time.Millisecond
+	memLimitKB := orDefault(lim.MemoryKB, 256<<10)
+	deadline := time.NewTimer(wallLimit)
+	defer deadline.Stop()
+	ticker := time.NewTicker(pollInterval)
+	defer ticker.Stop()
+	pageKB := int64(os.Getpagesize() / 1024)
+	canceled := ctx.Done()
+poll:
+	for {
+		select {
+		case <-allGone:
+			break poll
+		case <-canceled:
+			canceled = nil
+			st.kill("canceled")
+		case <-deadline.C:
+			st.kill("wall")
+		case <-ticker.C:
+			if st.mainDone.Load() {
+				killAll() // stragglers that forked while being killed
+				continue
+			}
+			reaped := st.reapedCPU.Load()
+			liveTicks, rssPages := scanProc()
+			if rss := rssPages * pageKB; rss > st.peakPolled.Load() {
+				st.peakPolled.Store(rss)
+			}
+			if time.Duration(reaped)*time.Microsecond+time.Duration(liveTicks)*clockTick > cpuLimit {
+				st.kill("cpu")
+			}
+			if st.peakPolled.Load() > memLimitKB {
+				st.kill("memory")
+			}
+		}
+	}
+	wg.Wait()
+
+	cpu := time.Duration(st.reapedCPU.Load()) * time.Microsecond
+	step := job.Step{
+		Stdout:     job.NewOutput(stdout.buf.Bytes(), stdout.truncated),
+		Stderr:     job.NewOutput(stderr.buf.Bytes(), stderr.truncated),
+		CPUTimeMs:  ms(cpu),
+		WallTimeMs: ms(wall),
+		MemoryKB:   max(st.maxRSS.Load(), st.peakPolled.Load()),
+	}
+	if mainStatus.Signaled() {
+		step.Signal = unix.SignalName(mainStatus.Signal())
+		step.ExitCode = 128 + int(mainStatus.Signal())
+	} else {
+		step.ExitCode = mainStatus.ExitStatus()
+	}
+	out := Step{Step: step}
+	out.Verdict, out.LimitExceeded = verdict(st.why(), mainStatus, cpu, cpuLimit, step.MemoryKB, memLimitKB)
+	if out.Verdict == job.StatusRuntimeError && mainStatus.Signaled() && mainStatus.Signal() == syscall.SIGKILL {
+		out.UnexplainedKill = true
+	}
+	if out.Verdict == job.StatusAccepted && expected != nil && !OutputMatches(stdout.buf.Bytes(), []byte(*expected)) {
+		out.Verdict = job.StatusWrongAnswer
+	}
+	out.Message = message(out.Step, lim)
+	return out, nil
+}
+
+// verdict decides a step's outcome from why the agent killed it (if it
+// did), how the main process ended and what it used.
+func verdict(reason string, ws syscall.WaitStatus, cpu, cpuLimit time.Duration, memKB, memLimitKB int64) (job.Status, string) {
+	switch {
+	case reason == "output":
+		return job.StatusOutputLimit, "output"
+	case reason == "wall":
+		return job.StatusTimeLimit, "wall"
+	case reason == "cpu" || cpu > cpuLimit:
+		return job.StatusTimeLimit, "cpu"
+	case reason == "memory" || memKB > memLimitKB:
+		return job.StatusMemoryLimit, "memory"
+	case reason == "canceled":
+		return job.StatusCanceled, ""
+	case ws.Signaled() && ws.Signal() == syscall.SIGXCPU:
+		return job.StatusTimeLimit, "cpu"
+	case ws.Signaled() && ws.Signal() == syscall.SIGXFSZ:
+		return job.StatusOutputLimit, "output"
+	case ws.Signaled(), ws.ExitStatus() != 0:
+		return job.StatusRuntimeError, ""
+	}
+	return job.StatusAccepted, ""
+}
+
+func message(s job.Step, lim job.Limits) string {
+	switch s.LimitExceeded {
+	case "wall":
+		return fmt.Sprintf("wall time limit of %d ms exceeded", lim.WallTimeMs)
+	case "cpu":
+		return fmt.Sprintf("CPU time limit of %d ms exceeded", lim.CPUTimeMs)
+	case "memory":
+		return fmt.Sprintf("memory limit of %d KB exceeded", lim.MemoryKB)
+	case "output":
+		return fmt.Sprintf("output limit of %d bytes per stream exceeded", lim.OutputBytes)
+	}
+	if s.Signal != "" {
+		return "killed by " + s.Signal
+	}
+	return ""
+}
+
+func tvMicros(tv syscall.Timeval) int64 { return tv.Sec*1e6 + tv.Usec }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// scanProc sums CPU ticks (own and reaped children's) and resident pages
+// over every process in the container but the agent.
+func scanProc() (ticks, rssPages int64) {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return 0, 0
+	}
+	names, _ := d.Readdirnames(-1)
+	_ = d.Close()
+	buf := make([]byte, 1024)
+	for _, n := range names {
+		if n == "1" || n == "" || n[0] < '0' || n[0] > '9' {
+			continue
+		}
+		f, err := os.Open("/proc/" + n + "/stat")
+		if err != nil {
+			continue
+		}
+		k, _ := f.Read(buf)
+		_ = f.Close()
+		t, rss, ok := parseStat(buf[:k])
+		if ok {
+			ticks += t
+			rssPages += rss
+		}
+	}
+	return ticks, rssPages
+}
+
+// parseStat reads utime+stime+cutime+cstime and rss from /proc/PID/stat.
+func parseStat(b []byte) (ticks, rss int64, ok bool) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state): utime is field 14, rss field 24.
+	if len(f) < 22 {
+		return 0, 0, false
+	}
+	for _, idx := range []int{11, 12, 13, 14} {
+		v, err := strconv.ParseInt(f[idx], 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		ticks += v
+	}
+	rss, err := strconv.ParseInt(f[21], 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return ticks, rss, true
+}

@@ -1,0 +1,402 @@
+// Package sandbox is the Docker Engine driver behind the executor: it runs
+// each job in a fresh, hardened container whose PID 1 is the execbox agent
+// (pkg/agent), and implements pkg/executor.Executor.
+//
+// Per job: one container, never reused (a pooled container is started ahead
+// of time but still serves exactly one job). The container's stdin carries
+// the job (JSON), its stdout the agent's result (JSON); nothing goes through
+// the archive API except the agent binary, copied once into a named volume.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/client"
+
+	"github.com/execbox/app/pkg/agent"
+	"github.com/execbox/app/pkg/catalog"
+	"github.com/execbox/app/pkg/executor"
+	"github.com/execbox/app/pkg/job"
+)
+
+// Labels on every container and volume the driver creates.
+const (
+	LabelExecutor = "execbox.executor" // the owning executor instance
+	LabelLanguage = "execbox.language"
+	LabelJob      = "execbox.job"
+	LabelAgent    = "execbox.agent" // on agent volumes
+)
+
+// AgentDir is where the agent volume is mounted (read-only) in sandboxes.
+const AgentDir = "/opt/execbox"
+
+// Config configures the driver. Zero values take the defaults noted.
+type Config struct {
+	Catalog *catalog.Catalog
+	// Instance names this executor; its containers carry it as a label and
+	// are removed at start and shutdown. Default: the host name.
+	Instance string
+	// Slots is how many jobs run at once (default 2); beyond, Execute
+	// returns *executor.BusyError.
+	Slots int
+	// PoolSize is how many started, idle sandboxes to keep per language
+	// whose image is present (0: none).
+	PoolSize int
+	// PoolLanguages limits the warm pool to these language ids (default:
+	// every language whose image is present).
+	PoolLanguages []string
+	// Runtime is the OCI runtime (e.g. "runsc"); empty for the default.
+	Runtime string
+	// AgentBinary is the execbox binary to mount as the agent (default: this
+	// executable). It must be statically linked to run in any image.
+	AgentBinary string
+	// WorkDirBytes caps the tmpfs work directory /box (default 64 MiB);
+	// TmpBytes caps /tmp (default 16 MiB).
+	WorkDirBytes int64
+	TmpBytes     int64
+	// CPUs is the CPU quota of each sandbox (default 1).
+	CPUs float64
+	// MemoryHeadroomBytes is added to the job's memory limit (and the
+	// tmpfs sizes) for the container's cgroup: the agent and the runtime
+	// overhead (default 64 MiB).
+	MemoryHeadroomBytes int64
+	// PidsReserve is added to the job's process limit for the container's
+	// pids limit: the agent's threads (default 64).
+	PidsReserve int64
+	// OpenFiles is RLIMIT_NOFILE in the sandbox (default 256).
+	OpenFiles int64
+	// MaxResultBytes bounds the agent's JSON result (default 8 MiB).
+	MaxResultBytes int
+	// Max* clamp request limits (the gateway validates them first).
+	MaxMemoryKB    int64         // default 2 GiB
+	MaxProcesses   int64         // default 256
+	MaxWall        time.Duration // default 60 s
+	MaxOutputBytes int64         // default 16 MiB
+	// Pull pulls every missing image at start; otherwise on first use.
+	Pull bool
+	// PullTimeout bounds one image pull (default 5 min).
+	PullTimeout time.Duration
+	// RetryAfter is what a busy executor tells callers (default 1 s).
+	RetryAfter time.Duration
+}
+
+func (c *Config) setDefaults() error {
+	if c.Catalog == nil {
+		return errors.New("sandbox: no catalog")
+	}
+	if c.Instance == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "executor"
+		}
+		c.Instance = h
+	}
+	def := func(p *int64, v int64) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	if c.Slots <= 0 {
+		c.Slots = 2
+	}
+	if c.PoolSize < 0 {
+		return fmt.Errorf("sandbox: pool size %d: want 0 or more", c.PoolSize)
+	}
+	def(&c.WorkDirBytes, 64<<20)
+	def(&c.TmpBytes, 16<<20)
+	def(&c.MemoryHeadroomBytes, 64<<20)
+	def(&c.PidsReserve, 64)
+	def(&c.OpenFiles, 256)
+	def(&c.MaxMemoryKB, 2<<20)
+	def(&c.MaxProcesses, 256)
+	def(&c.MaxOutputBytes, 16<<20)
+	if c.CPUs <= 0 {
+		c.CPUs = 1
+	}
+	if c.MaxResultBytes <= 0 {
+		c.MaxResultBytes = 8 << 20
+	}
+	if c.MaxWall <= 0 {
+		c.MaxWall = time.Minute
+	}
+	if c.PullTimeout <= 0 {
+		c.PullTimeout = 5 * time.Minute
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = time.Second
+	}
+	return nil
+}
+
+// Driver runs jobs in Docker sandboxes. It implements executor.Executor.
+type Driver struct {
+	cfg     Config
+	docker  client.APIClient
+	log     *slog.Logger
+	metrics *metrics
+	images  *images
+	agent   *agentVolume
+	slots   chan struct{}
+
+	mu      sync.Mutex
+	running map[string]context.CancelCauseFunc
+	pools   map[string]*pool
+
+	removals sync.WaitGroup
+	started  chan struct{}
+	closed   chan struct{}
+	rng      *rand.Rand
+	rngMu    sync.Mutex
+}
+
+var _ executor.Executor = (*Driver)(nil)
+
+// New builds a driver; it does not contact Docker until Run.
+func New(dc client.APIClient, cfg Config, log *slog.Logger) (*Driver, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	d := &Driver{
+		cfg:     cfg,
+		docker:  dc,
+		log:     log,
+		metrics: newMetrics(),
+		slots:   make(chan struct{}, cfg.Slots),
+		running: map[string]context.CancelCauseFunc{},
+		pools:   map[string]*pool{},
+		started: make(chan struct{}),
+		closed:  make(chan struct{}),
+		rng:     rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))),
+	}
+	d.images = newImages(dc, log, d.metrics, cfg.PullTimeout)
+	d.agent = newAgentVolume(dc, log, cfg.AgentBinary, cfg.Instance)
+	return d, nil
+}
+
+// Config returns the effective configuration.
+func (d *Driver) Config() Config { return d.cfg }
+
+// Run prepares the driver (orphan cleanup, agent volume, pulls, warm
+// pools), serves until ctx ends, then removes every sandbox it owns.
+func (d *Driver) Run(ctx context.Context) error {
+	if err := d.removeOrphans(ctx); err != nil {
+		return err
+	}
+	if d.cfg.Pull {
+		for _, l := range d.cfg.Catalog.All() {
+			if err := d.images.ensure(ctx, l.Image); err != nil {
+				d.log.Error("pull at start failed", "language", l.ID, "image", l.Image, "err", err)
+			}
+		}
+	}
+	if img := d.images.anyPresent(ctx, d.cfg.Catalog); img != "" {
+		if err := d.agent.ensure(ctx, img); err != nil {
+			return fmt.Errorf("sandbox: agent volume: %w", err)
+		}
+	} else {
+		d.log.Warn("no sandbox image is present yet; the agent volume will be filled after the first pull")
+	}
+	poolCtx, stopPools := context.WithCancel(ctx)
+	var poolsDone sync.WaitGroup
+	if d.cfg.PoolSize > 0 {
+		for _, l := range d.poolLanguages(ctx) {
+			p := newPool(d, l)
+			d.mu.Lock()
+			d.pools[l.ID] = p
+			d.mu.Unlock()
+			poolsDone.Add(1)
+			go func() { defer poolsDone.Done(); p.run(poolCtx) }()
+		}
+	}
+	close(d.started)
+	d.log.Info("sandbox driver ready", "instance", d.cfg.Instance, "slots", d.cfg.Slots,
+		"pool_size", d.cfg.PoolSize, "agent_volume", d.agent.name(), "runtime", d.cfg.Runtime)
+	<-ctx.Done()
+	close(d.closed)
+	stopPools()
+	poolsDone.Wait()
+	d.removals.Wait()
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return d.removeOrphans(cctx)
+}
+
+func (d *Driver) poolLanguages(ctx context.Context) []catalog.Language {
+	want := map[string]bool{}
+	for _, id := range d.cfg.PoolLanguages {
+		want[id] = true
+	}
+	var out []catalog.Language
+	for _, l := range d.cfg.Catalog.All() {
+		if len(want) > 0 && !want[l.ID] {
+			continue
+		}
+		if d.images.present(ctx, l.Image) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Ready reports whether the driver can run jobs now.
+func (d *Driver) Ready(ctx context.Context) error {
+	select {
+	case <-d.started:
+	default:
+		return errors.New("sandbox driver starting")
+	}
+	if _, err := d.docker.Ping(ctx); err != nil {
+		return fmt.Errorf("docker: %w", err)
+	}
+	return nil
+}
+
+// Capacity reports the slots.
+func (d *Driver) Capacity(context.Context) (executor.Capacity, error) {
+	return executor.Capacity{Slots: cap(d.slots), Busy: len(d.slots)}, nil
+}
+
+// errCanceledByID is the cancel cause Cancel uses.
+var errCanceledByID = errors.New("job canceled")
+
+// Cancel kills the running job with that id; unknown ids are ignored.
+func (d *Driver) Cancel(_ context.Context, id string) error {
+	d.mu.Lock()
+	cancel := d.running[id]
+	d.mu.Unlock()
+	if cancel != nil {
+		cancel(errCanceledByID)
+	}
+	return nil
+}
+
+// Execute runs j in a sandbox. User failures are verdicts; an error is
+// ErrBusy (every slot taken) or the end of ctx.
+func (d *Driver) Execute(ctx context.Context, j job.Job) (job.Result, error) {
+	select {
+	case d.slots <- struct{}{}:
+	default:
+		d.metrics.rejected.Inc()
+		return job.Result{}, &executor.BusyError{RetryAfter: d.cfg.RetryAfter}
+	}
+	d.metrics.busy.Inc()
+	defer func() { <-d.slots; d.metrics.busy.Dec() }()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	d.mu.Lock()
+	d.running[j.ID] = cancel
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		delete(d.running, j.ID)
+		d.mu.Unlock()
+	}()
+
+	start := time.Now()
+	res := d.execute(ctx, j)
+	res.Executor = d.cfg.Instance
+	res.StartedAt, res.FinishedAt = start.UTC(), time.Now().UTC()
+	if ctx.Err() != nil {
+		if errors.Is(context.Cause(ctx), errCanceledByID) {
+			res = job.Result{Status: job.StatusCanceled, Message: "canceled while running",
+				Language: res.Language, Version: res.Version, Executor: res.Executor,
+				StartedAt: res.StartedAt, FinishedAt: res.FinishedAt}
+		} else {
+			return job.Result{}, fmt.Errorf("execute %s: %w", j.ID, context.Cause(ctx))
+		}
+	}
+	d.metrics.observe(res)
+	return res, nil
+}
+
+// execute does the work; every failure becomes a result.
+func (d *Driver) execute(ctx context.Context, j job.Job) job.Result {
+	lang, ok := d.cfg.Catalog.Lookup(j.Request.Language, j.Request.Version)
+	if !ok {
+		return internalError(fmt.Sprintf("language %q version %q is not configured on this executor", j.Request.Language, j.Request.Version))
+	}
+	res := job.Result{Language: lang.ID, Version: lang.Version}
+	select {
+	case <-d.started:
+	case <-ctx.Done():
+		return res
+	}
+	spec, need, err := d.buildSpec(lang, j.Request)
+	if err != nil {
+		return withLang(internalError(err.Error()), lang)
+	}
+	sb, pooled, err := d.acquire(ctx, lang, need, j.ID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res
+		}
+		d.log.Error("sandbox unavailable", "job", j.ID, "language", lang.ID, "err", err)
+		return withLang(internalError(err.Error()), lang)
+	}
+	defer d.discard(sb)
+	d.log.Debug("sandbox acquired", "job", j.ID, "language", lang.ID, "container", short(sb.id), "pooled", pooled)
+	ar, err := sb.run(ctx, spec, d.deadline(spec))
+	if err != nil {
+		if ctx.Err() != nil {
+			d.kill(sb)
+			return res
+		}
+		if errors.Is(err, errNoResult) {
+			// The agent died: the cgroup's OOM killer may have picked it.
+			if oom, desc := d.state(ctx, sb); oom {
+				return withLang(job.Result{Status: job.StatusMemoryLimit,
+					Message: "the sandbox ran out of memory (killed by the kernel's OOM killer)"}, lang)
+			} else {
+				err = fmt.Errorf("%w (%s)", err, desc)
+			}
+		}
+		d.kill(sb)
+		d.log.Error("sandbox failed", "job", j.ID, "language", lang.ID, "container", short(sb.id), "err", err)
+		return withLang(internalError(err.Error()), lang)
+	}
+	return withLang(d.toResult(ctx, sb, j.Request, ar), lang)
+}
+
+func withLang(r job.Result, l catalog.Language) job.Result {
+	r.Language, r.Version = l.ID, l.Version
+	return r
+}
+
+func internalError(msg string) job.Result {
+	return job.Result{Status: job.StatusInternalError, Message: msg}
+}
+
+// deadline bounds a whole job: every step's wall limit plus slack.
+func (d *Driver) deadline(spec agent.Spec) time.Duration {
+	total := 10 * time.Second
+	if spec.Compile != nil {
+		total += time.Duration(spec.Compile.Limits.WallTimeMs)*time.Millisecond + time.Second
+	}
+	runs := max(len(spec.Tests), 1)
+	total += time.Duration(runs) * (time.Duration(spec.Run.Limits.WallTimeMs)*time.Millisecond + time.Second)
+	return total
+}
+
+// uid picks the program's uid for one job: unique per sandbox in practice,
+// so RLIMIT_NPROC (counted per uid across the host) counts only this
+// sandbox's processes. Below 65536 so user-namespace remapping works.
+func (d *Driver) uid() int {
+	d.rngMu.Lock()
+	defer d.rngMu.Unlock()
+	return 10000 + d.rng.IntN(50000)
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,163 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/execbox/app/pkg/agent"
+	"github.com/execbox/app/pkg/catalog"
+	"github.com/execbox/app/pkg/job"
+)
+
+// buildSpec turns a request into the agent's job: catalog commands with the
+// request's args, limits defaulted from the language and clamped to the
+// executor's maximums. A single file (or, with several, the first when none
+// has the language's source file name) is written as the source file.
+func (d *Driver) buildSpec(lang catalog.Language, req job.Request) (agent.Spec, need, error) {
+	if len(req.Files) == 0 {
+		return agent.Spec{}, need{}, errors.New("no files to run")
+	}
+	files := append([]job.File(nil), req.Files...)
+	named := false
+	for _, f := range files {
+		named = named || f.Name == lang.SourceFile
+	}
+	if !named {
+		files[0].Name = lang.SourceFile
+	}
+	run := d.clamp(merge(req.Limits, lang.Limits))
+	spec := agent.Spec{
+		Files:          files,
+		Env:            lang.Env,
+		Run:            agent.Command{Argv: append(append([]string(nil), lang.Run...), req.Args...), Limits: run},
+		Tests:          req.Tests,
+		Stdin:          req.Stdin,
+		UID:            d.uid(),
+		FileBytes:      d.cfg.WorkDirBytes,
+		OpenFiles:      d.cfg.OpenFiles,
+		MaxResultBytes: d.cfg.MaxResultBytes - 4096,
+	}
+	n := need{memoryKB: run.MemoryKB, processes: run.Processes}
+	if len(lang.Compile) > 0 {
+		cl := lang.CompileLimits
+		if cl == (job.Limits{}) {
+			cl = lang.Limits
+		}
+		cl = d.clamp(merge(cl, lang.Limits))
+		spec.Compile = &agent.Command{Argv: append(append([]string(nil), lang.Compile...), req.CompileArgs...), Limits: cl}
+		n.memoryKB = max(n.memoryKB, cl.MemoryKB)
+		n.processes = max(n.processes, cl.Processes)
+	}
+	return spec, n, nil
+}
+
+// languageNeed is what a pooled sandbox of lang is sized for: its defaults.
+func (d *Driver) languageNeed(lang catalog.Language) need {
+	_, n, _ := d.buildSpec(lang, job.Request{Files: []job.File{{Name: lang.SourceFile}}})
+	return n
+}
+
+// merge fills zero limits from def.
+func merge(l, def job.Limits) job.Limits {
+	pick := func(v, d int64) int64 {
+		if v > 0 {
+			return v
+		}
+		return d
+	}
+	return job.Limits{
+		CPUTimeMs:   pick(l.CPUTimeMs, def.CPUTimeMs),
+		WallTimeMs:  pick(l.WallTimeMs, def.WallTimeMs),
+		MemoryKB:    pick(l.MemoryKB, def.MemoryKB),
+		Processes:   pick(pick(l.Processes, def.Processes), 64),
+		OutputBytes: pick(pick(l.OutputBytes, def.OutputBytes), 1<<20),
+	}
+}
+
+// clamp bounds limits by the executor's maximums.
+func (d *Driver) clamp(l job.Limits) job.Limits {
+	maxWall := d.cfg.MaxWall.Milliseconds()
+	l.WallTimeMs = min(max(l.WallTimeMs, 1), maxWall)
+	l.CPUTimeMs = min(max(l.CPUTimeMs, 1), maxWall)
+	l.MemoryKB = min(max(l.MemoryKB, 1024), d.cfg.MaxMemoryKB)
+	l.Processes = min(max(l.Processes, 1), d.cfg.MaxProcesses)
+	l.OutputBytes = min(max(l.OutputBytes, 1), d.cfg.MaxOutputBytes)
+	return l
+}
+
+// toResult maps the agent's result to the wire result and the overall
+// verdict: a failed compile is compilation_error; otherwise the first run
+// (in order) that was not accepted decides, else accepted.
+func (d *Driver) toResult(ctx context.Context, sb *sandbox, req job.Request, ar agent.Result) job.Result {
+	if ar.Error != "" {
+		return internalError(ar.Error)
+	}
+	// A SIGKILL the agent did not send: the memory cgroup's OOM killer, if
+	// Docker says it struck.
+	unexplained := ar.Compile != nil && ar.Compile.UnexplainedKill
+	for _, r := range ar.Runs {
+		unexplained = unexplained || r.UnexplainedKill
+	}
+	oom := false
+	if unexplained {
+		oom, _ = d.state(ctx, sb)
+	}
+	fix := func(s agent.Step, compile bool) job.Step {
+		if s.UnexplainedKill && oom {
+			if !compile {
+				s.Verdict = job.StatusMemoryLimit
+			}
+			s.LimitExceeded = "memory"
+			s.Message = "killed by the kernel's OOM killer (memory limit)"
+		}
+		return s.Step
+	}
+	var res job.Result
+	if ar.Compile != nil {
+		c := fix(*ar.Compile, true)
+		res.Compile = &c
+		if c.Verdict != job.StatusAccepted {
+			res.Status = job.StatusCompilationError
+			res.Message = "compilation failed"
+			if c.LimitExceeded != "" {
+				res.Message = "compilation failed: " + c.Message
+			}
+			return res
+		}
+	}
+	if len(ar.Runs) == 0 {
+		return internalError("sandbox returned no run")
+	}
+	runs := make([]job.Step, len(ar.Runs))
+	for i, r := range ar.Runs {
+		runs[i] = fix(r, false)
+	}
+	first := runs[0]
+	res.Run = &first
+	if len(req.Tests) > 0 {
+		res.Tests = runs
+	}
+	res.Status = job.StatusAccepted
+	for i, r := range runs {
+		if r.Verdict != job.StatusAccepted {
+			res.Status = r.Verdict
+			res.Message = r.Message
+			if len(runs) > 1 {
+				res.Message = fmt.Sprintf("test %d: %s", i+1, nonEmpty(r.Message, string(r.Verdict)))
+			}
+			break
+		}
+	}
+	return res
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func seconds(ms float64) float64 { return (time.Duration(ms * float64(time.Millisecond))).Seconds() }
