@@ -42,29 +42,48 @@ require_root() {
 
 APT_UPDATED=0
 
-# apt_install PKG... installs the packages with apt-get, running
-# `apt-get update` once per script run first.
+# apt_install [--with-recommends] PKG... installs the packages with apt-get
+# (without their Recommends unless asked), running `apt-get update` once per
+# script run first.
 apt_install() {
-	local t0
+	local t0 rec=--no-install-recommends
+	if [[ $1 == --with-recommends ]]; then
+		rec=--install-recommends
+		shift
+	fi
 	t0=$(now_ms)
-	export DEBIAN_FRONTEND=noninteractive
+	export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
 	if [[ $APT_UPDATED -eq 0 ]]; then
 		log "apt-get update"
 		apt-get update -qq || die "apt-get update failed"
 		APT_UPDATED=1
 	fi
 	log "apt-get install $*"
-	apt-get install -y -qq --no-install-recommends "$@" >/dev/null ||
-		die "apt-get install $* failed"
+	# No daemon may start from a package's install script: docker.io would
+	# start dockerd with its default bridge (a private-range network and
+	# iptables rules), redis-server and postgresql would take the standard
+	# ports. policy-rc.d exit 101 is Debian's "do not start services".
+	local policy=/usr/sbin/policy-rc.d ours=0 rc=0
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		ours=1
+	fi
+	apt-get install -y -qq "$rec" "$@" >/dev/null || rc=$?
+	[[ $ours -eq 1 ]] && rm -f "$policy"
+	[[ $rc -eq 0 ]] || die "apt-get install $* failed (exit $rc)"
 	log "installed $* in $(secs_since "$t0")s"
 }
 
 # ensure_packages installs, only when missing, the packages the test
 # environment needs. Cheap when everything is present (no apt call at all).
 ensure_packages() {
+	# docker.io as verified on the project's machines: with its Recommends
+	# (apparmor, cgroupfs-mount, ...), which the engine may need.
+	if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
+		apt_install --with-recommends docker.io
+	fi
 	local missing=()
-	command -v dockerd >/dev/null || missing+=(docker.io)
-	command -v docker >/dev/null || missing+=(docker.io)
 	command -v redis-server >/dev/null || missing+=(redis-server)
 	command -v redis-cli >/dev/null || missing+=(redis-tools)
 	command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
@@ -97,7 +116,7 @@ ensure_docker() {
 	if docker info >/dev/null 2>&1; then
 		return 0
 	fi
-	command -v dockerd >/dev/null || apt_install docker.io
+	command -v dockerd >/dev/null || apt_install --with-recommends docker.io
 	local t0 pid
 	t0=$(now_ms)
 	log "starting dockerd (log: $EXECBOX_DOCKERD_LOG)"
@@ -287,7 +306,7 @@ EXECBOX_BASE_IMAGE=execbox-local/debian:bookworm
 
 # The language images the tests and the local catalog
 # (testdata/runtimes.json) use: TAG=comma-separated packages on top of the base.
-EXECBOX_IMAGES=(
+SANDBOX_IMAGES=(
 	"execbox-local/python:3.11=python3-minimal"
 	"execbox-local/gcc:12=gcc,g++,libc6-dev"
 	"execbox-local/node:18=nodejs"
@@ -418,7 +437,7 @@ build_derived() {
 	echo built
 }
 
-# build_images makes the base, then every image in EXECBOX_IMAGES in parallel
+# build_images makes the base, then every image in SANDBOX_IMAGES in parallel
 # (downloads and dpkg overlap well even on 2 cores), with one summary line per
 # image. Up-to-date images are checked inline, without subshells or logs.
 build_images() {
@@ -438,7 +457,7 @@ build_images() {
 	fi
 	local -a pids=() tags=() logs=()
 	local entry tag include lf
-	for entry in "${EXECBOX_IMAGES[@]}"; do
+	for entry in "${SANDBOX_IMAGES[@]}"; do
 		tag=${entry%%=*}
 		include=${entry#*=}
 		if image_current "$tag" "$(derived_recipe_hash "$include")"; then

@@ -10,11 +10,11 @@
 # needed. It then checks whether the images of the default language catalog
 # can be pulled; where no registry is reachable it builds the local sandbox
 # images from Debian packages and runs with the local catalog
-# (testdata/runtimes.json) instead.
+# (testdata/runtimes.json, passed as EXECBOX_RUNTIMES) instead.
 #
-#   EXECBOX_IMAGES=auto      (default) try a pull of python:3.12-slim
-#   EXECBOX_IMAGES=upstream  use the default catalog, no check
-#   EXECBOX_IMAGES=local     build and use the local images, no pull attempt
+#   EXECBOX_RUN_IMAGES=auto      (default) try a pull of python:3.12-slim
+#   EXECBOX_RUN_IMAGES=upstream  use the default catalog, no check
+#   EXECBOX_RUN_IMAGES=local     build and use the local images, no pull attempt
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,7 +29,7 @@ command -v go >/dev/null || die "Go is needed to build execbox (looked on PATH a
 # Docker Engine: install and start it if it does not answer (needs root).
 if ! docker info >/dev/null 2>&1; then
 	require_root "starting Docker Engine"
-	command -v dockerd >/dev/null || apt_install docker.io
+	command -v dockerd >/dev/null || apt_install --with-recommends docker.io
 	ensure_docker
 fi
 
@@ -39,7 +39,7 @@ CGO_ENABLED=0 go build -trimpath \
 	-ldflags "-s -w -X github.com/execbox/app/pkg/version.Version=$version" \
 	-o bin/app . || die "go build failed"
 
-mode=${EXECBOX_IMAGES:-auto}
+mode=${EXECBOX_RUN_IMAGES:-auto}
 if [[ $mode == auto ]]; then
 	probe=python:3.12-slim
 	if docker image inspect "$probe" >/dev/null 2>&1; then
@@ -64,12 +64,16 @@ local)
 	[[ -x /usr/bin/eatmydata ]] || apt_install eatmydata
 	mkdir -p "$EXECBOX_CACHE_DIR"
 	build_images
-	args+=(--runtimes "$REPO_ROOT/testdata/runtimes.json")
+	# The environment form of --runtimes (every flag has one): unlike the
+	# flag, it cannot make an older binary refuse to start.
+	export EXECBOX_RUNTIMES=$REPO_ROOT/testdata/runtimes.json
+	bin/app all --help 2>&1 | grep -q -- '--runtimes' ||
+		log "warning: this bin/app all has no --runtimes yet: it will use its embedded catalog"
 	;;
-*) die "EXECBOX_IMAGES=$mode: want auto, upstream or local" ;;
+*) die "EXECBOX_RUN_IMAGES=$mode: want auto, upstream or local" ;;
 esac
 
 export EXECBOX_DATA_DIR=${EXECBOX_DATA_DIR:-$REPO_ROOT/data}
 mkdir -p "$EXECBOX_DATA_DIR"
-log "starting: bin/app ${args[*]} $* (data: $EXECBOX_DATA_DIR; http://127.0.0.1:8085)"
+log "starting: bin/app ${args[*]} $* (data: $EXECBOX_DATA_DIR, runtimes: ${EXECBOX_RUNTIMES:-embedded}; http://127.0.0.1:8085)"
 exec bin/app "${args[@]}" "$@"
