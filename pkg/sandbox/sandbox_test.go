@@ -175,3 +175,10 @@ func trunc(s string) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestMain plants a fake secret in the executor's environment: the
+// env_secret case proves it never reaches a sandbox.
+func TestMain(m *testing.M) {
+	os.Setenv("EXECBOX_FAKE_SECRET", "hunter2-do-not-leak")
+	os.Exit(m.Run())
+}

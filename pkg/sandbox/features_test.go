@@ -1,0 +1,257 @@
+package sandbox_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/execbox/app/pkg/catalog"
+	"github.com/execbox/app/pkg/executor"
+	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/sandbox"
+)
+
+func ptr(s string) *string { return &s }
+
+// withLanguages extends the test catalog.
+func withLanguages(t *testing.T, extra ...catalog.Language) func(*sandbox.Config) {
+	return func(c *sandbox.Config) {
+		langs := append(c.Catalog.All(), extra...)
+		cat, err := catalog.New(langs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Catalog = cat
+	}
+}
+
+func TestTestsCompileOnce(t *testing.T) {
+	t.Parallel()
+	counted := catalog.Language{
+		ID: "counted", Name: "Counted", Version: "1", Image: "execbox-local/debian:bookworm", SourceFile: "main.sh",
+		// The "compiler" appends a line to a file; every run prints how
+		// many lines it has, then its stdin.
+		Compile: []string{"sh", "-c", "echo compiled >> count"},
+		Run:     []string{"sh", "-c", "wc -l < count; cat"},
+		Limits:  job.Limits{CPUTimeMs: 1000, WallTimeMs: 5000, MemoryKB: 65536},
+	}
+	b := setup(t, withLanguages(t, counted))
+	t.Run("counter", func(t *testing.T) {
+		t.Parallel()
+		res := b.run(t, job.Request{Language: "counted", Files: src("main.sh", "unused"), Tests: []job.TestCase{
+			{Stdin: "a\n", ExpectedOutput: ptr("1\na\n")},
+			{Stdin: "b\n", ExpectedOutput: ptr("1\nb")},
+			{Stdin: "c\n", ExpectedOutput: ptr("1\nc  \n\n\n")},
+		}})
+		if res.Status != job.StatusAccepted || res.Compile == nil || len(res.Tests) != 3 {
+			t.Fatalf("result: %s (%d tests)", dump(res), len(res.Tests))
+		}
+		for i, tc := range res.Tests {
+			if !strings.HasPrefix(tc.Stdout.Text, "1\n") {
+				t.Errorf("test %d: the compile step ran %q times, want once", i, tc.Stdout.Text)
+			}
+		}
+	})
+	t.Run("c", func(t *testing.T) {
+		t.Parallel()
+		code := "#include <stdio.h>\nint main(void){long a,b; if(scanf(\"%ld %ld\",&a,&b)!=2) return 2; printf(\"%ld\\n\", a+b); return 0;}\n"
+		res := b.run(t, job.Request{Language: "c", Files: src("main.c", code), Tests: []job.TestCase{
+			{Stdin: "1 2", ExpectedOutput: ptr("3")},
+			{Stdin: "2 2", ExpectedOutput: ptr("5")},
+			{Stdin: "oops"},
+			{Stdin: "40 2", ExpectedOutput: ptr("42\n")},
+		}})
+		want := []job.Status{job.StatusAccepted, job.StatusWrongAnswer, job.StatusRuntimeError, job.StatusAccepted}
+		if res.Status != job.StatusWrongAnswer || res.Compile == nil || len(res.Tests) != len(want) {
+			t.Fatalf("result: %s (%d tests)", dump(res), len(res.Tests))
+		}
+		for i, w := range want {
+			if res.Tests[i].Verdict != w {
+				t.Errorf("test %d: %s, want %s", i, res.Tests[i].Verdict, w)
+			}
+		}
+		if res.Tests[2].ExitCode != 2 {
+			t.Errorf("test 2 exit code %d, want 2", res.Tests[2].ExitCode)
+		}
+	})
+}
+
+// jobContainer waits until the job's sandbox is running and returns its id.
+func jobContainer(t *testing.T, b *bundle, id string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		list, err := b.docker.ContainerList(context.Background(), container.ListOptions{
+			Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelJob+"="+id), filters.Arg("status", "running")),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) == 1 {
+			return list[0].ID
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no running sandbox for job %s", id)
+	return ""
+}
+
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	sleeper := job.Request{Language: "bash", Files: src("main.sh", "echo started; sleep 600"), Limits: job.Limits{WallTimeMs: 60000}}
+	for _, how := range []string{"Cancel", "context"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancelCtx := context.WithCancel(context.Background())
+			defer cancelCtx()
+			id := job.NewID(time.Now())
+			type out struct {
+				res job.Result
+				err error
+				at  time.Time
+			}
+			done := make(chan out, 1)
+			go func() {
+				res, err := b.driver.Execute(ctx, job.Job{ID: id, Request: sleeper})
+				done <- out{res, err, time.Now()}
+			}()
+			cid := jobContainer(t, b, id)
+			start := time.Now()
+			if how == "Cancel" {
+				if err := b.driver.Cancel(context.Background(), id); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				cancelCtx()
+			}
+			var o out
+			select {
+			case o = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Execute did not return after cancel")
+			}
+			if took := o.at.Sub(start); took > time.Second {
+				t.Errorf("cancel took %s, want at most 1 s", took)
+			}
+			if how == "Cancel" {
+				if o.err != nil || o.res.Status != job.StatusCanceled {
+					t.Errorf("after Cancel: %v, %s", o.err, dump(o.res))
+				}
+			} else if !errors.Is(o.err, context.Canceled) {
+				t.Errorf("after context cancel: err %v, want context.Canceled", o.err)
+			}
+			if _, err := b.docker.ContainerInspect(context.Background(), cid); !cerrdefs.IsNotFound(err) {
+				t.Errorf("sandbox %s still exists after cancel (inspect: %v)", cid[:12], err)
+			}
+		})
+	}
+}
+
+func TestMissingImageIsInternalError(t *testing.T) {
+	t.Parallel()
+	ghost := catalog.Language{ID: "ghost", Name: "Ghost", Version: "1", Image: "execbox-missing/ghost:1", SourceFile: "main.sh",
+		Run: []string{"sh", "main.sh"}, Limits: job.Limits{CPUTimeMs: 1000, WallTimeMs: 1000, MemoryKB: 65536}}
+	b := setup(t, withLanguages(t, ghost))
+	start := time.Now()
+	res := b.run(t, job.Request{Language: "ghost", Files: src("main.sh", "echo hi")})
+	if res.Status != job.StatusInternalError || !strings.Contains(res.Message, "execbox-missing/ghost:1") ||
+		!strings.Contains(res.Message, "could not be pulled") {
+		t.Fatalf("result: %s", dump(res))
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("a failed pull took %s", took)
+	}
+}
+
+func TestBusy(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *sandbox.Config) { c.Slots = 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	id := job.NewID(time.Now())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = b.driver.Execute(ctx, job.Job{ID: id, Request: job.Request{Language: "bash", Files: src("main.sh", "sleep 600"), Limits: job.Limits{WallTimeMs: 60000}}})
+	}()
+	jobContainer(t, b, id)
+	if c, _ := b.driver.Capacity(ctx); c.Slots != 1 || c.Busy != 1 {
+		t.Errorf("capacity %+v, want 1 of 1 busy", c)
+	}
+	_, err := b.driver.Execute(ctx, job.Job{ID: job.NewID(time.Now()), Request: job.Request{Language: "bash", Files: src("main.sh", "true")}})
+	var busy *executor.BusyError
+	if !errors.As(err, &busy) || !errors.Is(err, executor.ErrBusy) || busy.RetryAfter <= 0 {
+		t.Errorf("second job: %v, want BusyError", err)
+	}
+	cancel()
+	<-done
+}
+
+func TestWarmPool(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	b := setup(t, func(c *sandbox.Config) { c.PoolSize = 1; c.PoolLanguages = []string{"python"} })
+	b.driver.Register(reg)
+	waitPool := func() {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, l := range b.driver.Languages(context.Background()) {
+				if l.ID == "python" && l.PoolIdle == 1 {
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatal("warm pool never filled")
+	}
+	for i := range 3 {
+		waitPool()
+		res := b.run(t, job.Request{Language: "python", Files: src("main.py", "print(input())"), Stdin: "warm"})
+		if res.Status != job.StatusAccepted || res.Run.Stdout.Text != "warm\n" {
+			t.Fatalf("job %d: %s", i, dump(res))
+		}
+	}
+	if hits := testutil.ToFloat64(must(t, reg, "execbox_executor_pool_takes_total", "hit")); hits != 3 {
+		t.Errorf("pool hits %v, want 3", hits)
+	}
+	// A job asking for more than a pooled sandbox holds gets a fresh one.
+	res := b.run(t, job.Request{Language: "python", Files: src("main.py", "print(1)"), Limits: job.Limits{MemoryKB: 512 << 10}})
+	if res.Status != job.StatusAccepted {
+		t.Fatalf("big job: %s", dump(res))
+	}
+}
+
+// must finds one counter series by its last label value.
+func must(t *testing.T, reg *prometheus.Registry, name, value string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == value {
+					c := prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})
+					c.Add(m.GetCounter().GetValue())
+					return c
+				}
+			}
+		}
+	}
+	t.Fatalf("no metric %s{..=%q}", name, value)
+	return nil
+}

@@ -1,0 +1,3 @@
+// Does not compile.
+// expect status: compilation_error
+int main(void) { return undefined_symbol; }
