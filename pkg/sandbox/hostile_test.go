@@ -143,7 +143,6 @@ func (c hostileCase) check(t *testing.T, res job.Result) {
 	}
 }
 
-
 func TestHostileCorpus(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)

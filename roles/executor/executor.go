@@ -1,16 +1,30 @@
 // Package executor is the executor role: it runs jobs in hardened Docker
-// sandboxes and serves them to workers over its internal HTTP API.
+// sandboxes (pkg/sandbox) and serves them to workers over its internal HTTP
+// API under /executor/v1:
+//
+//	POST /executor/v1/run          run a job.Job synchronously, answer its job.Result
+//	                               (429 code "busy" + Retry-After when every slot is taken)
+//	POST /executor/v1/cancel/{id}  kill the running job with that id (204)
+//	GET  /executor/v1/capacity     executor.Capacity
+//	GET  /executor/v1/languages    configured languages, image present or not, warm pool
 package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/docker/docker/client"
 
+	"github.com/execbox/app/pkg/catalog"
+	"github.com/execbox/app/pkg/executor"
 	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/lifecycle"
+	"github.com/execbox/app/pkg/sandbox"
 )
 
 // Config configures the executor role.
@@ -18,22 +32,76 @@ type Config struct {
 	Addr string
 	// DockerHost overrides DOCKER_HOST when set.
 	DockerHost string
+	// InternalToken guards /executor/v1 (bearer token); empty leaves it open.
+	InternalToken string
+	// RuntimesFile replaces or extends the embedded language catalog.
+	RuntimesFile string
+	// Instance names this executor (container label; orphans with it are
+	// removed at start and shutdown). Default: the host name.
+	Instance string
+	// Slots is how many jobs run at once; beyond, 429 with Retry-After.
+	Slots int
+	// PoolSize is the warm pool per language (0: none); PoolLanguages
+	// limits it to some languages (default: all whose image is present).
+	PoolSize      int
+	PoolLanguages []string
+	// Runtime is the OCI runtime for sandboxes ("runsc"); empty: default.
+	Runtime string
+	// Pull pulls every missing image at start (otherwise on first use);
+	// PullTimeout bounds each pull.
+	Pull        bool
+	PullTimeout time.Duration
+	// WorkDirMB and TmpMB size the sandbox tmpfs mounts /box and /tmp.
+	WorkDirMB int64
+	TmpMB     int64
+	// CPUs is each sandbox's CPU quota.
+	CPUs float64
+	// MaxMemoryMB and MaxWall clamp job limits.
+	MaxMemoryMB int64
+	MaxWall     time.Duration
+	// AgentBinary is the binary mounted as the in-sandbox agent (default:
+	// this executable; it must be statically linked).
+	AgentBinary string
 }
 
 // Validate checks the configuration.
-func (c Config) Validate() error { return nil }
+func (c Config) Validate() error {
+	var errs []error
+	if c.Slots < 0 {
+		errs = append(errs, fmt.Errorf("slots %d: want 1 or more (0 for the default)", c.Slots))
+	}
+	if c.PoolSize < 0 || c.PoolSize > 64 {
+		errs = append(errs, fmt.Errorf("pool size %d: want 0 to 64", c.PoolSize))
+	}
+	if c.CPUs < 0 || c.CPUs > 64 {
+		errs = append(errs, fmt.Errorf("cpus %v: want up to 64", c.CPUs))
+	}
+	if c.WorkDirMB < 0 || c.TmpMB < 0 || c.MaxMemoryMB < 0 {
+		errs = append(errs, errors.New("sizes must not be negative"))
+	}
+	return errors.Join(errs...)
+}
 
 // Role is the executor role.
 type Role struct {
 	cfg    Config
 	log    *slog.Logger
 	docker *client.Client
+	driver *sandbox.Driver
 }
 
 // New builds the role; it does not contact Docker yet.
 func New(cfg Config, log *slog.Logger) (*Role, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	cat := catalog.Default()
+	if cfg.RuntimesFile != "" {
+		c, err := catalog.Load(cfg.RuntimesFile)
+		if err != nil {
+			return nil, fmt.Errorf("executor: %w", err)
+		}
+		cat = c
 	}
 	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
 	if cfg.DockerHost != "" {
@@ -43,24 +111,56 @@ func New(cfg Config, log *slog.Logger) (*Role, error) {
 	if err != nil {
 		return nil, fmt.Errorf("executor: docker client: %w", err)
 	}
-	return &Role{cfg: cfg, log: log, docker: dc}, nil
+	d, err := sandbox.New(dc, sandbox.Config{
+		Catalog:       cat,
+		Instance:      cfg.Instance,
+		Slots:         cfg.Slots,
+		PoolSize:      cfg.PoolSize,
+		PoolLanguages: cfg.PoolLanguages,
+		Runtime:       cfg.Runtime,
+		AgentBinary:   cfg.AgentBinary,
+		WorkDirBytes:  cfg.WorkDirMB << 20,
+		TmpBytes:      cfg.TmpMB << 20,
+		CPUs:          cfg.CPUs,
+		MaxMemoryKB:   cfg.MaxMemoryMB << 10,
+		MaxWall:       cfg.MaxWall,
+		Pull:          cfg.Pull,
+		PullTimeout:   cfg.PullTimeout,
+	}, log)
+	if err != nil {
+		dc.Close()
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	return &Role{cfg: cfg, log: log, docker: dc, driver: d}, nil
 }
+
+// Executor is the in-process Docker driver (for app all and the worker).
+func (r *Role) Executor() executor.Executor { return r.driver }
+
+// Driver is the sandbox driver itself.
+func (r *Role) Driver() *sandbox.Driver { return r.driver }
 
 // Register adds the role's readiness checks and metrics to srv.
 func (r *Role) Register(srv *httpx.Server) {
-	srv.AddCheck("docker", func(ctx context.Context) error {
-		_, err := r.docker.Ping(ctx)
-		return err
-	})
+	srv.AddCheck("docker", r.driver.Ready)
+	r.driver.Register(srv.Registry())
 }
 
 // Mount adds the internal API routes to srv.
-func (r *Role) Mount(srv *httpx.Server) {}
+func (r *Role) Mount(srv *httpx.Server) {
+	srv.Handle("/executor/v1/", r.Handler())
+}
 
-// Work runs the role's background loops until ctx ends.
+// Handler is the internal API alone, under /executor/v1, behind the token.
+func (r *Role) Handler() http.Handler {
+	return httpx.RequireToken(r.cfg.InternalToken, newAPI(r.driver, r.log))
+}
+
+// Work prepares the driver and keeps its warm pools until ctx ends, then
+// removes every sandbox this instance owns.
 func (r *Role) Work(ctx context.Context) error {
-	<-ctx.Done()
-	return r.docker.Close()
+	defer r.docker.Close()
+	return r.driver.Run(ctx)
 }
 
 // Run serves the internal API and runs the background loops until ctx ends.
@@ -71,4 +171,60 @@ func (r *Role) Run(ctx context.Context) error {
 	return lifecycle.Run(ctx, r.log,
 		lifecycle.Named{Name: "executor", Service: lifecycle.Func(r.Work)},
 		lifecycle.Named{Name: "http", Service: srv})
+}
+
+// MaxJobBytes bounds a job on the run endpoint.
+const MaxJobBytes = 64 << 20
+
+type runner interface {
+	executor.Executor
+	Languages(ctx context.Context) []sandbox.LanguageStatus
+}
+
+func newAPI(ex runner, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /executor/v1/run", func(w http.ResponseWriter, r *http.Request) {
+		var j job.Job
+		if err := httpx.DecodeJSON(w, r, &j, MaxJobBytes); err != nil {
+			httpx.WriteProblem(w, r, *err.(*httpx.Problem))
+			return
+		}
+		if !job.ValidID(j.ID) || j.Request.Language == "" {
+			httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid job", Code: "invalid",
+				Detail: "a job needs a valid id and a language"})
+			return
+		}
+		res, err := ex.Execute(r.Context(), j)
+		var busy *executor.BusyError
+		switch {
+		case errors.As(err, &busy):
+			httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusTooManyRequests, Title: "executor busy", Code: "busy",
+				Detail: "every sandbox slot is taken", RetryAfter: busy.RetryAfter})
+		case err != nil:
+			httpx.Logger(r.Context(), log).Warn("job not run", "job", j.ID, "err", err)
+			httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusServiceUnavailable, Title: "job not run", Code: "canceled",
+				Detail: err.Error()})
+		default:
+			httpx.WriteJSON(w, http.StatusOK, res)
+		}
+	})
+	mux.HandleFunc("POST /executor/v1/cancel/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if err := ex.Cancel(r.Context(), r.PathValue("id")); err != nil {
+			httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusInternalServerError, Detail: err.Error()})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /executor/v1/capacity", func(w http.ResponseWriter, r *http.Request) {
+		c, err := ex.Capacity(r.Context())
+		if err != nil {
+			httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusInternalServerError, Detail: err.Error()})
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, c)
+	})
+	mux.HandleFunc("GET /executor/v1/languages", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, ex.Languages(r.Context()))
+	})
+	return mux
 }
