@@ -1,0 +1,698 @@
+// Package redisq is the job queue on Redis: one stream per priority with a
+// consumer group, a hash per submission (request, status, attempts, lease
+// token, result) that expires some time after completion, a results stream
+// storage consumes, and pub/sub notifications that wake long-polling
+// leasers and watchers.
+//
+// Every state change is one Lua script, so it is atomic. Leases are pending
+// stream entries: Extend resets the entry's idle time, and an entry idle for
+// longer than the visibility timeout is claimed again by the next Lease. The
+// lease token in the hash makes a late Complete from an expired delivery
+// fail with queue.ErrLeaseLost.
+package redisq
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/pkg/queue/notify"
+)
+
+// Options configures the queue. Zero values take the defaults.
+type Options struct {
+	// Prefix starts every key (default "execbox").
+	Prefix string
+	// Visibility is the lease duration (default 30s).
+	Visibility time.Duration
+	// MaxDeliveries is how many expired deliveries dead-letter a job (default 3).
+	MaxDeliveries int
+	// MaxLength caps the number of queued jobs (0: unlimited).
+	MaxLength int64
+	// ResultTTL is how long a finished submission stays in Redis (default 24h).
+	ResultTTL time.Duration
+	// DeadLetterTTL is how long a dead-lettered submission stays (default 7 days).
+	DeadLetterTTL time.Duration
+	// FeedGroup is the consumer group on the results stream (default "storage").
+	FeedGroup string
+	// FeedRedeliver is how long a feed item read but not acknowledged stays
+	// with its consumer before another consumer claims it (default 1m).
+	FeedRedeliver time.Duration
+	// Recheck bounds how long a waiting Lease or Watch goes without looking
+	// at Redis, covering expired leases and notifications lost while the
+	// connection was down (default min(Visibility/2, 1s) for Lease, 5s for
+	// Watch).
+	Recheck time.Duration
+	// Now is the clock for timestamps (default time.Now).
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Prefix == "" {
+		o.Prefix = "execbox"
+	}
+	if o.Visibility <= 0 {
+		o.Visibility = 30 * time.Second
+	}
+	if o.MaxDeliveries <= 0 {
+		o.MaxDeliveries = 3
+	}
+	if o.ResultTTL <= 0 {
+		o.ResultTTL = 24 * time.Hour
+	}
+	if o.DeadLetterTTL <= 0 {
+		o.DeadLetterTTL = 7 * 24 * time.Hour
+	}
+	if o.FeedGroup == "" {
+		o.FeedGroup = "storage"
+	}
+	if o.FeedRedeliver <= 0 {
+		o.FeedRedeliver = time.Minute
+	}
+	if o.Recheck <= 0 {
+		o.Recheck = min(o.Visibility/2, time.Second)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+const (
+	group    = "workers"
+	consumer = "q"
+)
+
+// Queue is the Redis queue. It implements queue.Queue and queue.ResultFeed.
+type Queue struct {
+	rdb  redis.UniversalClient
+	opts Options
+	hub  *notify.Hub
+
+	streams  [3]string // by job.Priorities order
+	streamP  string
+	jobP     string
+	depth    string
+	counter  string
+	results  string
+	dead     string
+	idemP    string
+	channel  string
+	groupsOK sync.Mutex
+	groups   bool
+
+	feedMu   sync.Mutex
+	feedDone map[string]bool // consumers whose own pending entries were re-read
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+var (
+	_ queue.Queue      = (*Queue)(nil)
+	_ queue.ResultFeed = (*Queue)(nil)
+)
+
+// New returns a queue on rdb and starts its notification listener. It does
+// not fail when Redis is down: operations fail until it is back. Close
+// stops the listener; the caller closes rdb.
+func New(rdb redis.UniversalClient, opts Options) *Queue {
+	opts.defaults()
+	p := strings.TrimSuffix(opts.Prefix, ":") + ":"
+	q := &Queue{
+		rdb:      rdb,
+		opts:     opts,
+		hub:      notify.NewHub(),
+		streamP:  p + "s:",
+		jobP:     p + "j:",
+		depth:    p + "depth",
+		counter:  p + "leases",
+		results:  p + "results",
+		dead:     p + "dead",
+		idemP:    p + "idem:",
+		channel:  p + "ev",
+		feedDone: map[string]bool{},
+		done:     make(chan struct{}),
+	}
+	for i, pr := range job.Priorities {
+		q.streams[i] = q.streamP + string(pr)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	q.cancel = cancel
+	go q.listen(ctx)
+	return q
+}
+
+// Close stops the notification listener.
+func (q *Queue) Close() error {
+	q.cancel()
+	<-q.done
+	return nil
+}
+
+// Ping checks that Redis answers (for /ready).
+func (q *Queue) Ping(ctx context.Context) error { return q.rdb.Ping(ctx).Err() }
+
+// listen feeds pub/sub notifications into the hub. go-redis reconnects and
+// re-subscribes by itself; each (re)subscription wakes everyone, since
+// notifications sent while disconnected are lost.
+func (q *Queue) listen(ctx context.Context) {
+	defer close(q.done)
+	ps := q.rdb.Subscribe(ctx, q.channel)
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() { // Receive does not watch ctx: closing ps unblocks it
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+		}
+		_ = ps.Close()
+	}()
+	backoff := 100 * time.Millisecond
+	for {
+		msg, err := ps.Receive(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			q.opts.Log.Debug("redis notifications: receive failed", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 2*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			q.hub.NotifyAll()
+		case *redis.Message:
+			if m.Payload == "" {
+				q.hub.WorkArrived()
+			} else {
+				q.hub.Notify(m.Payload)
+			}
+		}
+	}
+}
+
+func (q *Queue) now() time.Time { return q.opts.Now().UTC().Truncate(time.Millisecond) }
+
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+func prioOf(p job.Priority) job.Priority {
+	if p == "" {
+		return job.PriorityNormal
+	}
+	return p
+}
+
+// ensureGroups creates the consumer groups (idempotent). It runs before the
+// first operation and again when Redis lost them (restart without
+// persistence).
+func (q *Queue) ensureGroups(ctx context.Context, force bool) error {
+	q.groupsOK.Lock()
+	defer q.groupsOK.Unlock()
+	if q.groups && !force {
+		return nil
+	}
+	create := func(stream, g string) error {
+		err := q.rdb.XGroupCreateMkStream(ctx, stream, g, "0").Err()
+		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+			return fmt.Errorf("redisq: create group %s on %s: %w", g, stream, err)
+		}
+		return nil
+	}
+	for _, s := range q.streams {
+		if err := create(s, group); err != nil {
+			return err
+		}
+	}
+	if err := create(q.results, q.opts.FeedGroup); err != nil {
+		return err
+	}
+	q.groups = true
+	return nil
+}
+
+// run runs a script, creating the consumer groups first when needed.
+func (q *Queue) run(ctx context.Context, s *redis.Script, keys []string, args ...any) (any, error) {
+	if err := q.ensureGroups(ctx, false); err != nil {
+		return nil, err
+	}
+	res, err := s.Run(ctx, q.rdb, keys, args...).Result()
+	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
+		if gerr := q.ensureGroups(ctx, true); gerr != nil {
+			return nil, gerr
+		}
+		res, err = s.Run(ctx, q.rdb, keys, args...).Result()
+	}
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	return res, err
+}
+
+func newToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Enqueue implements queue.Queue.
+func (q *Queue) Enqueue(ctx context.Context, req job.Request) (job.Submission, error) {
+	req.Priority = prioOf(req.Priority)
+	now := q.now()
+	s := job.Submission{ID: job.NewID(now), Status: job.StatusQueued, Request: req, CreatedAt: now, UpdatedAt: now}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return job.Submission{}, fmt.Errorf("redisq: encode request: %w", err)
+	}
+	hasIdem, idemKey := "0", q.idemP
+	if req.IdempotencyKey != "" {
+		hasIdem, idemKey = "1", q.idemP+req.IdempotencyKey
+	}
+	stream := q.streamP + string(req.Priority)
+	res, err := q.run(ctx, enqueueScript, []string{q.jobP + s.ID, stream, q.depth, idemKey},
+		s.ID, body, string(req.Priority), ms(now), q.opts.MaxLength, q.channel, hasIdem)
+	if err != nil {
+		return job.Submission{}, fmt.Errorf("redisq: enqueue: %w", err)
+	}
+	r, _ := res.([]any)
+	if len(r) == 0 {
+		return job.Submission{}, fmt.Errorf("redisq: enqueue: unexpected reply %v", res)
+	}
+	switch r[0] {
+	case "ok":
+		return s, nil
+	case "full":
+		return job.Submission{}, queue.ErrFull
+	case "dup":
+		id, _ := r[1].(string)
+		return q.Get(ctx, id)
+	}
+	return job.Submission{}, fmt.Errorf("redisq: enqueue: unexpected reply %v", res)
+}
+
+// Get implements queue.Queue.
+func (q *Queue) Get(ctx context.Context, id string) (job.Submission, error) {
+	h, err := q.rdb.HGetAll(ctx, q.jobP+id).Result()
+	if err != nil {
+		return job.Submission{}, fmt.Errorf("redisq: get: %w", err)
+	}
+	if len(h) == 0 {
+		return job.Submission{}, queue.ErrNotFound
+	}
+	return decode(h)
+}
+
+func msTime(v string) time.Time {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+// decode builds a submission from a job hash (or its copy on the results
+// stream).
+func decode(h map[string]string) (job.Submission, error) {
+	s := job.Submission{
+		ID:         h["id"],
+		Status:     job.Status(h["status"]),
+		CreatedAt:  msTime(h["created"]),
+		UpdatedAt:  msTime(h["updated"]),
+		FinishedAt: msTime(h["finished"]),
+	}
+	s.Attempts, _ = strconv.Atoi(h["att"])
+	if err := json.Unmarshal([]byte(h["req"]), &s.Request); err != nil {
+		return s, fmt.Errorf("redisq: decode request of %s: %w", s.ID, err)
+	}
+	if r := h["result"]; r != "" && s.Status.Final() {
+		var res job.Result
+		if err := json.Unmarshal([]byte(r), &res); err != nil {
+			return s, fmt.Errorf("redisq: decode result of %s: %w", s.ID, err)
+		}
+		if res.FinishedAt.IsZero() {
+			res.FinishedAt = s.FinishedAt
+		}
+		s.Result = &res
+	}
+	return s, nil
+}
+
+// Lease implements queue.Queue.
+func (q *Queue) Lease(ctx context.Context, worker string, wait time.Duration) (*queue.Lease, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		sig := q.hub.WorkSignal()
+		l, err := q.leaseOnce(ctx, worker)
+		if err != nil || l != nil {
+			return l, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, nil
+		}
+		t := time.NewTimer(min(left, q.opts.Recheck))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-sig:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (q *Queue) leaseOnce(ctx context.Context, worker string) (*queue.Lease, error) {
+	now := q.now()
+	token := newToken()
+	keys := []string{q.streams[0], q.streams[1], q.streams[2], q.depth, q.counter, q.results, q.dead}
+	res, err := q.run(ctx, leaseScript, keys, q.jobP, group, consumer, q.opts.Visibility.Milliseconds(), ms(now),
+		token, q.opts.MaxDeliveries, q.channel, int64(q.opts.DeadLetterTTL/time.Second), worker)
+	if err != nil {
+		return nil, fmt.Errorf("redisq: lease: %w", err)
+	}
+	r, ok := res.([]any)
+	if !ok || len(r) < 4 {
+		return nil, nil
+	}
+	id, _ := r[0].(string)
+	body, _ := r[1].(string)
+	att, _ := r[2].(int64)
+	queued, _ := r[3].(string)
+	l := &queue.Lease{
+		Job:       job.Job{ID: id, Attempt: int(att)},
+		Token:     token,
+		ExpiresAt: now.Add(q.opts.Visibility),
+		QueuedAt:  msTime(queued),
+	}
+	if err := json.Unmarshal([]byte(body), &l.Job.Request); err != nil {
+		return nil, fmt.Errorf("redisq: decode request of %s: %w", id, err)
+	}
+	return l, nil
+}
+
+func leaseErr(op string, res any, err error) error {
+	if err != nil {
+		return fmt.Errorf("redisq: %s: %w", op, err)
+	}
+	switch res {
+	case "ok":
+		return nil
+	case "lost":
+		return queue.ErrLeaseLost
+	case "canceled":
+		return queue.ErrCanceled
+	}
+	return fmt.Errorf("redisq: %s: unexpected reply %v", op, res)
+}
+
+// Extend implements queue.Queue.
+func (q *Queue) Extend(ctx context.Context, l *queue.Lease) error {
+	now := q.now()
+	res, err := q.run(ctx, extendScript, []string{q.jobP + l.Job.ID}, l.Token, q.streamP, group, consumer)
+	if err := leaseErr("extend", res, err); err != nil {
+		return err
+	}
+	l.ExpiresAt = now.Add(q.opts.Visibility)
+	return nil
+}
+
+// Complete implements queue.Queue.
+func (q *Queue) Complete(ctx context.Context, l *queue.Lease, r job.Result) error {
+	if !r.Status.Final() {
+		return fmt.Errorf("redisq: complete with non-final status %q", r.Status)
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("redisq: encode result: %w", err)
+	}
+	res, err := q.run(ctx, completeScript, []string{q.jobP + l.Job.ID, q.depth, q.results},
+		l.Token, q.streamP, group, body, string(r.Status), ms(q.now()),
+		int64(q.opts.ResultTTL/time.Second), q.channel, l.Job.ID)
+	return leaseErr("complete", res, err)
+}
+
+// Release implements queue.Queue.
+func (q *Queue) Release(ctx context.Context, l *queue.Lease) error {
+	res, err := q.run(ctx, releaseScript, []string{q.jobP + l.Job.ID, q.depth},
+		l.Token, q.streamP, group, consumer, ms(q.now()), q.channel, l.Job.ID)
+	return leaseErr("release", res, err)
+}
+
+// Cancel implements queue.Queue.
+func (q *Queue) Cancel(ctx context.Context, id string) (job.Submission, error) {
+	now := q.now()
+	body, _ := json.Marshal(job.Result{Status: job.StatusCanceled, Message: "canceled by request", FinishedAt: now})
+	res, err := q.run(ctx, cancelScript, []string{q.jobP + id, q.depth, q.results},
+		q.streamP, group, ms(now), body, int64(q.opts.ResultTTL/time.Second), q.channel, id)
+	if err != nil {
+		return job.Submission{}, fmt.Errorf("redisq: cancel: %w", err)
+	}
+	r, _ := res.([]any)
+	if len(r) == 0 || r[0] == "notfound" {
+		return job.Submission{}, queue.ErrNotFound
+	}
+	s, err := decode(pairs(r[1]))
+	if err != nil {
+		return s, err
+	}
+	if r[0] == "final" {
+		return s, queue.ErrFinal
+	}
+	return s, nil
+}
+
+// pairs turns an HGETALL reply from a script into a map.
+func pairs(v any) map[string]string {
+	a, _ := v.([]any)
+	m := make(map[string]string, len(a)/2)
+	for i := 0; i+1 < len(a); i += 2 {
+		k, _ := a[i].(string)
+		val, _ := a[i+1].(string)
+		m[k] = val
+	}
+	return m
+}
+
+// Watch implements queue.Queue.
+func (q *Queue) Watch(ctx context.Context, id string) (<-chan job.Submission, error) {
+	return notify.Watch(ctx, q.hub, id, 5*time.Second, q.Get)
+}
+
+// maxDeadList bounds DeadLetters.
+const maxDeadList = 1000
+
+// DeadLetters implements queue.Queue: the oldest 1000 dead-lettered jobs.
+func (q *Queue) DeadLetters(ctx context.Context) ([]job.Submission, error) {
+	ids, err := q.rdb.ZRange(ctx, q.dead, 0, maxDeadList-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisq: dead letters: %w", err)
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, q.jobP+id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redisq: dead letters: %w", err)
+	}
+	out := make([]job.Submission, 0, len(ids))
+	var gone []any
+	for i, c := range cmds {
+		h := c.Val()
+		if len(h) == 0 {
+			gone = append(gone, ids[i]) // expired (DeadLetterTTL)
+			continue
+		}
+		s, err := decode(h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if len(gone) > 0 {
+		q.rdb.ZRem(ctx, q.dead, gone...)
+	}
+	return out, nil
+}
+
+// Requeue implements queue.Queue.
+func (q *Queue) Requeue(ctx context.Context, id string) error {
+	res, err := q.run(ctx, requeueScript, []string{q.jobP + id, q.depth, q.dead}, q.streamP, ms(q.now()), q.channel, id)
+	if err != nil {
+		return fmt.Errorf("redisq: requeue: %w", err)
+	}
+	if res == "notfound" {
+		return fmt.Errorf("%w: %s is not on the dead-letter list", queue.ErrNotFound, id)
+	}
+	return nil
+}
+
+// Stats implements queue.Queue.
+func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
+	var (
+		d  *redis.SliceCmd
+		dl *redis.IntCmd
+	)
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		d = p.HMGet(ctx, q.depth, "high", "normal", "low", "leased")
+		dl = p.ZCard(ctx, q.dead)
+		return nil
+	})
+	if err != nil {
+		return queue.Stats{}, fmt.Errorf("redisq: stats: %w", err)
+	}
+	num := func(v any) int64 {
+		s, _ := v.(string)
+		n, _ := strconv.ParseInt(s, 10, 64)
+		return n
+	}
+	vals := d.Val()
+	st := queue.Stats{Depth: map[job.Priority]int64{}, DeadLetters: dl.Val()}
+	for i, p := range job.Priorities {
+		st.Depth[p] = num(vals[i])
+	}
+	st.Leased = num(vals[3])
+	return st, nil
+}
+
+// Read implements queue.ResultFeed. A consumer first gets back the entries it
+// read before a restart and never acknowledged, then entries idle with other
+// consumers for FeedRedeliver, then new ones.
+func (q *Queue) Read(ctx context.Context, consumerName string, max int, block time.Duration) ([]queue.FeedItem, error) {
+	if max <= 0 {
+		max = 1
+	}
+	if err := q.ensureGroups(ctx, false); err != nil {
+		return nil, err
+	}
+	q.feedMu.Lock()
+	done := q.feedDone[consumerName]
+	q.feedMu.Unlock()
+	if !done {
+		items, err := q.readGroup(ctx, consumerName, max, -1, "0")
+		if err != nil || len(items) > 0 {
+			return items, err
+		}
+		q.feedMu.Lock()
+		q.feedDone[consumerName] = true
+		q.feedMu.Unlock()
+	}
+	deadline := time.Now().Add(block)
+	for {
+		msgs, _, err := q.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: q.results, Group: q.opts.FeedGroup, Consumer: consumerName,
+			MinIdle: q.opts.FeedRedeliver, Start: "0-0", Count: int64(max),
+		}).Result()
+		if err != nil {
+			return nil, q.feedErr(ctx, err)
+		}
+		if items := q.items(ctx, msgs); len(items) > 0 {
+			return items, nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, nil
+		}
+		items, err := q.readGroup(ctx, consumerName, max, min(left, q.opts.FeedRedeliver), ">")
+		if err != nil || len(items) > 0 {
+			return items, err
+		}
+	}
+}
+
+func (q *Queue) feedErr(ctx context.Context, err error) error {
+	if strings.Contains(err.Error(), "NOGROUP") {
+		_ = q.ensureGroups(ctx, true)
+	}
+	return fmt.Errorf("redisq: read results: %w", err)
+}
+
+// readGroup reads up to max entries; block < 0 means do not block.
+func (q *Queue) readGroup(ctx context.Context, consumerName string, max int, block time.Duration, from string) ([]queue.FeedItem, error) {
+	if block == 0 {
+		block = time.Millisecond // 0 would block forever
+	}
+	streams, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: q.opts.FeedGroup, Consumer: consumerName, Streams: []string{q.results, from},
+		Count: int64(max), Block: block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, q.feedErr(ctx, err)
+	}
+	var msgs []redis.XMessage
+	for _, s := range streams {
+		msgs = append(msgs, s.Messages...)
+	}
+	return q.items(ctx, msgs), nil
+}
+
+// items decodes feed entries; deleted or undecodable ones are acknowledged
+// and dropped (a corrupt entry would otherwise come back forever).
+func (q *Queue) items(ctx context.Context, msgs []redis.XMessage) []queue.FeedItem {
+	out := make([]queue.FeedItem, 0, len(msgs))
+	var bad []string
+	for _, m := range msgs {
+		if len(m.Values) == 0 {
+			bad = append(bad, m.ID)
+			continue
+		}
+		h := make(map[string]string, len(m.Values))
+		for k, v := range m.Values {
+			h[k], _ = v.(string)
+		}
+		s, err := decode(h)
+		if err != nil {
+			q.opts.Log.Error("results stream: dropping undecodable entry", "entry", m.ID, "err", err)
+			bad = append(bad, m.ID)
+			continue
+		}
+		out = append(out, queue.FeedItem{ID: m.ID, Submission: s})
+	}
+	if len(bad) > 0 {
+		_ = q.Ack(ctx, bad...)
+	}
+	return out
+}
+
+// Ack implements queue.ResultFeed: acknowledged entries are deleted.
+func (q *Queue) Ack(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := q.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.XAck(ctx, q.results, q.opts.FeedGroup, ids...)
+		p.XDel(ctx, q.results, ids...)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisq: ack results: %w", err)
+	}
+	return nil
+}
