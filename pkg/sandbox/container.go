@@ -123,7 +123,7 @@ func (d *Driver) create(ctx context.Context, lang catalog.Language, n need, jobI
 		return nil, fmt.Errorf("create sandbox for %s (%s): %w", lang.ID, lang.Image, err)
 	}
 	sb := &sandbox{id: cr.ID, lang: lang.ID, cap: n, done: make(chan struct{}),
-		out: &boundedBuffer{max: d.cfg.MaxResultBytes}, errs: &boundedBuffer{max: 16 << 10}}
+		out: &boundedBuffer{max: d.cfg.MaxResultBytes, line: make(chan struct{})}, errs: &boundedBuffer{max: 16 << 10}}
 	fail := func(err error) (*sandbox, error) {
 		d.remove(cr.ID)
 		return nil, err
@@ -209,16 +209,18 @@ func (sb *sandbox) run(ctx context.Context, spec agent.Spec, timeout time.Durati
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
+	case <-sb.out.line:
 	case <-sb.done:
 	case <-ctx.Done():
 		return agent.Result{}, ctx.Err()
 	case <-timer.C:
 		return agent.Result{}, fmt.Errorf("sandbox gave no result within %s", timeout)
 	}
-	if sb.out.overflow {
+	raw, overflow := sb.out.snapshot()
+	if overflow {
 		return agent.Result{}, fmt.Errorf("sandbox result exceeds %d bytes", sb.out.max)
 	}
-	out := bytes.TrimSpace(sb.out.Bytes())
+	out := bytes.TrimSpace(raw)
 	if len(out) == 0 {
 		return agent.Result{}, errNoResult
 	}
@@ -260,16 +262,23 @@ func (d *Driver) state(ctx context.Context, sb *sandbox) (oom bool, desc string)
 }
 
 // boundedBuffer keeps the first max bytes written and drops the rest.
+// When line is set it is closed at the first newline: the agent's result is
+// one line, complete before the container has finished exiting.
 type boundedBuffer struct {
 	mu       sync.Mutex
 	buf      bytes.Buffer
 	max      int
 	overflow bool
+	line     chan struct{}
+	lineSeen bool
 }
 
 func (b *boundedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.line != nil && !b.lineSeen && bytes.IndexByte(p, '\n') >= 0 {
+		defer func() { b.lineSeen = true; close(b.line) }()
+	}
 	room := b.max - b.buf.Len()
 	if len(p) > room {
 		b.overflow = true
@@ -280,6 +289,12 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 	}
 	b.buf.Write(p)
 	return len(p), nil
+}
+
+func (b *boundedBuffer) snapshot() ([]byte, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes()), b.overflow
 }
 
 func (b *boundedBuffer) Bytes() []byte {
