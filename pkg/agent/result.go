@@ -32,6 +32,11 @@ func fit(res Result, max int) Result {
 	if max <= 0 {
 		return res
 	}
+	res.Runs = append([]Step(nil), res.Runs...)
+	if res.Compile != nil {
+		c := *res.Compile
+		res.Compile = &c
+	}
 	for range 64 {
 		b, err := json.Marshal(res)
 		if err != nil || len(b) <= max {
