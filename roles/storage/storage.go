@@ -172,7 +172,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 		r.closers = append(r.closers, func() { _ = s.Close() })
 	}
 	if r.feed == nil && cfg.RedisURL != "" {
-		feed, closeFeed, err := newRedisFeed(cfg)
+		feed, closeFeed, err := newRedisFeed(cfg, log)
 		if err != nil {
 			r.close()
 			return nil, err
