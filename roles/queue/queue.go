@@ -1,5 +1,6 @@
-// Package queue is the queue role: it owns the job queue in Redis and
-// serves it to gateways and workers over its internal HTTP API.
+// Package queue is the queue role: it owns the job queue (in Redis, or in
+// process when no Redis is configured) and serves it to gateways and workers
+// over its internal HTTP API under /queue/v1.
 package queue
 
 import (
@@ -7,60 +8,153 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/lifecycle"
+	"github.com/execbox/app/pkg/memq"
+	"github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/pkg/redisq"
 )
 
 // Config configures the queue role.
 type Config struct {
 	// Addr is the HTTP listen address of the internal API.
 	Addr string
-	// RedisURL locates Redis ("redis://host:6379/0").
+	// RedisURL locates Redis ("redis://host:6379/0"). Empty means the
+	// in-process queue (app all on its embedded defaults).
 	RedisURL string
+	// RedisPrefix starts every Redis key (default "execbox").
+	RedisPrefix string
+	// RedisPoolSize bounds Redis connections; each waiting long-poll lease
+	// holds none (they wait on one shared subscription).
+	RedisPoolSize int
+	// InternalToken guards /queue/v1 (bearer token); empty leaves it open.
+	InternalToken string
+	// Visibility is the lease duration; workers heartbeat well within it.
+	Visibility time.Duration
+	// MaxDeliveries is how many expired deliveries dead-letter a job.
+	MaxDeliveries int
+	// MaxLength caps the number of queued jobs (0: unlimited); beyond it
+	// Enqueue fails with queue_full (503, Retry-After).
+	MaxLength int64
+	// ResultTTL is how long finished submissions stay readable in the queue.
+	ResultTTL time.Duration
+	// MaxLeaseWait caps a long-poll lease request.
+	MaxLeaseWait time.Duration
 }
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	if c.RedisURL == "" {
-		return errors.New("queue: REDIS_URL (--redis-url) is required")
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			return fmt.Errorf("queue: --redis-url: %w", err)
+		}
 	}
-	if _, err := redis.ParseURL(c.RedisURL); err != nil {
-		return fmt.Errorf("queue: --redis-url: %w", err)
+	if c.Visibility < 0 || c.MaxDeliveries < 0 || c.MaxLength < 0 || c.ResultTTL < 0 || c.MaxLeaseWait < 0 {
+		return errors.New("queue: durations and limits must not be negative")
+	}
+	if c.Visibility > 0 && c.Visibility < 300*time.Millisecond {
+		return errors.New("queue: --visibility must be at least 300ms (workers heartbeat every third of it)")
 	}
 	return nil
 }
 
-// Role is the queue role.
-type Role struct {
-	cfg Config
-	log *slog.Logger
-	rdb *redis.Client
+// Deps are what app all passes in.
+type Deps struct {
+	// Journal persists accepted submissions for the in-process queue (nil:
+	// nothing survives a restart). Unused with Redis.
+	Journal queue.Journal
 }
 
-// New builds the role; it does not connect yet.
-func New(cfg Config, log *slog.Logger) (*Role, error) {
+// Role is the queue role.
+type Role struct {
+	cfg     Config
+	log     *slog.Logger
+	rdb     *redis.Client // nil for the in-process queue
+	rq      *redisq.Queue
+	q       queue.Queue // instrumented
+	feed    queue.ResultFeed
+	metrics *metrics
+}
+
+// New builds the role. With Redis it does not connect yet; with the
+// in-process queue it re-queues the journal's unfinished submissions.
+func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	opt, _ := redis.ParseURL(cfg.RedisURL)
-	return &Role{cfg: cfg, log: log, rdb: redis.NewClient(opt)}, nil
+	if cfg.MaxLeaseWait <= 0 {
+		cfg.MaxLeaseWait = 30 * time.Second
+	}
+	r := &Role{cfg: cfg, log: log, metrics: newMetrics()}
+	var base queue.Queue
+	if cfg.RedisURL != "" {
+		opt, _ := redis.ParseURL(cfg.RedisURL)
+		if cfg.RedisPoolSize > 0 {
+			opt.PoolSize = cfg.RedisPoolSize
+		}
+		opt.MaxRetries = 2
+		r.rdb = redis.NewClient(opt)
+		r.rq = redisq.New(r.rdb, redisq.Options{
+			Prefix: cfg.RedisPrefix, Visibility: cfg.Visibility, MaxDeliveries: cfg.MaxDeliveries,
+			MaxLength: cfg.MaxLength, ResultTTL: cfg.ResultTTL, Log: log,
+		})
+		base, r.feed = r.rq, r.rq
+	} else {
+		mq, err := memq.New(context.Background(), memq.Options{
+			Visibility: cfg.Visibility, MaxDeliveries: cfg.MaxDeliveries, MaxLength: cfg.MaxLength,
+			ResultTTL: cfg.ResultTTL, Journal: deps.Journal, Log: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("queue: %w", err)
+		}
+		base, r.feed = mq, mq
+	}
+	r.q = &instrumented{Queue: base, m: r.metrics}
+	return r, nil
 }
+
+// Queue is the queue itself, instrumented (for app all and tests).
+func (r *Role) Queue() queue.Queue { return r.q }
+
+// Feed is the results feed storage consumes.
+func (r *Role) Feed() queue.ResultFeed { return r.feed }
 
 // Register adds the role's readiness checks and metrics to srv.
 func (r *Role) Register(srv *httpx.Server) {
-	srv.AddCheck("redis", func(ctx context.Context) error { return r.rdb.Ping(ctx).Err() })
+	if r.rdb != nil {
+		srv.AddCheck("redis", func(ctx context.Context) error { return r.rdb.Ping(ctx).Err() })
+	}
+	r.metrics.register(srv.Registry(), r.q)
 }
 
 // Mount adds the internal API routes to srv.
-func (r *Role) Mount(srv *httpx.Server) {}
+func (r *Role) Mount(srv *httpx.Server) {
+	srv.Handle("/queue/v1/", r.Handler())
+}
 
-// Work runs the role's background loops until ctx ends.
+// Handler is the internal API alone, under /queue/v1, behind the token.
+func (r *Role) Handler() http.Handler {
+	return httpx.RequireToken(r.cfg.InternalToken, newAPI(r.q, r.cfg.MaxLeaseWait, r.log))
+}
+
+// Work runs until ctx ends, then releases Redis.
 func (r *Role) Work(ctx context.Context) error {
+	if r.rdb != nil {
+		if err := r.rdb.Ping(ctx).Err(); err != nil && ctx.Err() == nil {
+			r.log.Warn("redis is not reachable yet; the queue serves once it is", "err", err)
+		}
+	}
 	<-ctx.Done()
-	return r.rdb.Close()
+	if r.rq != nil {
+		_ = r.rq.Close()
+		return r.rdb.Close()
+	}
+	return nil
 }
 
 // Run serves the internal API and runs the background loops until ctx ends.

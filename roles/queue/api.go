@@ -1,0 +1,254 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/queue"
+)
+
+// maxBody bounds request bodies (a request's sources, a result's outputs).
+const maxBody = 16 << 20
+
+// leaseRequest asks for a job, waiting up to WaitMs for one.
+type leaseRequest struct {
+	Worker string `json:"worker"`
+	WaitMs int64  `json:"wait_ms"`
+}
+
+// leaseRef names a lease: the job id and the delivery's token.
+type leaseRef struct {
+	ID    string `json:"id"`
+	Token string `json:"token"`
+}
+
+type completeRequest struct {
+	ID     string     `json:"id"`
+	Token  string     `json:"token"`
+	Result job.Result `json:"result"`
+}
+
+type extendResponse struct {
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type api struct {
+	q       queue.Queue
+	maxWait time.Duration
+	log     *slog.Logger
+}
+
+func newAPI(q queue.Queue, maxWait time.Duration, log *slog.Logger) http.Handler {
+	a := &api{q: q, maxWait: maxWait, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /queue/v1/jobs", a.enqueue)
+	mux.HandleFunc("GET /queue/v1/jobs/{id}", a.get)
+	mux.HandleFunc("POST /queue/v1/jobs/{id}/cancel", a.cancel)
+	mux.HandleFunc("GET /queue/v1/jobs/{id}/watch", a.watch)
+	mux.HandleFunc("POST /queue/v1/leases", a.lease)
+	mux.HandleFunc("POST /queue/v1/leases/extend", a.extend)
+	mux.HandleFunc("POST /queue/v1/leases/complete", a.complete)
+	mux.HandleFunc("POST /queue/v1/leases/release", a.release)
+	mux.HandleFunc("GET /queue/v1/dead-letters", a.deadLetters)
+	mux.HandleFunc("POST /queue/v1/dead-letters/{id}/requeue", a.requeue)
+	mux.HandleFunc("GET /queue/v1/stats", a.stats)
+	mux.HandleFunc("/queue/v1/", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusNotFound, Title: "no such queue API route", Code: "not_found"})
+	})
+	return mux
+}
+
+// fail maps a queue error to its problem: the codes are what Client maps
+// back to the sentinel errors.
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := httpx.Problem{Status: http.StatusInternalServerError, Title: "queue error", Detail: err.Error()}
+	switch {
+	case errors.Is(err, queue.ErrNotFound):
+		p = httpx.Problem{Status: http.StatusNotFound, Title: "submission not found", Code: "not_found", Detail: err.Error()}
+	case errors.Is(err, queue.ErrFull):
+		p = httpx.Problem{Status: http.StatusServiceUnavailable, Title: "queue is full", Code: "queue_full",
+			Detail: "the queue holds its maximum number of waiting jobs; retry later", RetryAfter: 2 * time.Second}
+	case errors.Is(err, queue.ErrLeaseLost):
+		p = httpx.Problem{Status: http.StatusConflict, Title: "lease lost", Code: "lease_lost", Detail: err.Error()}
+	case errors.Is(err, queue.ErrCanceled):
+		p = httpx.Problem{Status: http.StatusConflict, Title: "submission canceled", Code: "canceled", Detail: err.Error()}
+	case errors.Is(err, queue.ErrFinal):
+		p = httpx.Problem{Status: http.StatusConflict, Title: "submission already finished", Code: "final", Detail: err.Error()}
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		return // the caller left
+	default:
+		httpx.Logger(r.Context(), a.log).Error("queue operation failed", "err", err)
+		p.Status, p.Title, p.Code = http.StatusServiceUnavailable, "queue unavailable", "unavailable"
+		p.RetryAfter = time.Second
+	}
+	httpx.WriteProblem(w, r, p)
+}
+
+func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := httpx.DecodeJSON(w, r, v, maxBody); err != nil {
+		var p *httpx.Problem
+		if errors.As(err, &p) {
+			httpx.WriteProblem(w, r, *p)
+		} else {
+			httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "bad request", Detail: err.Error()})
+		}
+		return false
+	}
+	return true
+}
+
+func (a *api) enqueue(w http.ResponseWriter, r *http.Request) {
+	var req job.Request
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if !req.Priority.Valid() {
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid request", Code: "invalid",
+			Errors: []httpx.FieldError{{Field: "priority", Message: "must be high, normal or low"}}})
+		return
+	}
+	s, err := a.q.Enqueue(r.Context(), req)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, s)
+}
+
+func (a *api) get(w http.ResponseWriter, r *http.Request) {
+	s, err := a.q.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, s)
+}
+
+func (a *api) cancel(w http.ResponseWriter, r *http.Request) {
+	s, err := a.q.Cancel(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, s)
+}
+
+// watch streams the submission as JSON lines (application/x-ndjson), one per
+// change, ending after the final status.
+func (a *api) watch(w http.ResponseWriter, r *http.Request) {
+	ch, err := a.q.Watch(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	for s := range ch {
+		if err := enc.Encode(s); err != nil {
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+}
+
+func (a *api) lease(w http.ResponseWriter, r *http.Request) {
+	var req leaseRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	wait := min(time.Duration(req.WaitMs)*time.Millisecond, a.maxWait)
+	l, err := a.q.Lease(r.Context(), req.Worker, wait)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if l == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, l)
+}
+
+func ref(id, token string) *queue.Lease { return &queue.Lease{Job: job.Job{ID: id}, Token: token} }
+
+func (a *api) extend(w http.ResponseWriter, r *http.Request) {
+	var req leaseRef
+	if !a.decode(w, r, &req) {
+		return
+	}
+	l := ref(req.ID, req.Token)
+	if err := a.q.Extend(r.Context(), l); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, extendResponse{ExpiresAt: l.ExpiresAt})
+}
+
+func (a *api) complete(w http.ResponseWriter, r *http.Request) {
+	var req completeRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if !req.Result.Status.Final() {
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid result", Code: "invalid",
+			Errors: []httpx.FieldError{{Field: "result.status", Message: "must be a final status"}}})
+		return
+	}
+	if err := a.q.Complete(r.Context(), ref(req.ID, req.Token), req.Result); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) release(w http.ResponseWriter, r *http.Request) {
+	var req leaseRef
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if err := a.q.Release(r.Context(), ref(req.ID, req.Token)); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
+	subs, err := a.q.DeadLetters(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if subs == nil {
+		subs = []job.Submission{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, subs)
+}
+
+func (a *api) requeue(w http.ResponseWriter, r *http.Request) {
+	if err := a.q.Requeue(r.Context(), r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) stats(w http.ResponseWriter, r *http.Request) {
+	st, err := a.q.Stats(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, st)
+}

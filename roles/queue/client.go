@@ -1,0 +1,193 @@
+package queue
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/queue"
+)
+
+// Client is queue.Queue over the queue role's internal HTTP API. Sentinel
+// errors come back as themselves (errors.Is works across HTTP).
+type Client struct {
+	c *httpx.Client
+}
+
+var _ queue.Queue = (*Client)(nil)
+
+// NewClient returns a client for the queue at baseURL
+// ("http://queue:8086"); hc nil means a pooled default client. Long polls
+// and watches last as long as asked: bound them with the context, not
+// hc.Timeout.
+func NewClient(baseURL string, hc *http.Client) *Client {
+	return &Client{c: httpx.NewClient(baseURL, hc)}
+}
+
+// WithToken sets the internal bearer token sent with every request.
+func (c *Client) WithToken(token string) *Client {
+	c.c.Token = token
+	return c
+}
+
+// sentinel maps a problem's code back to the queue's sentinel error.
+func sentinel(err error) error {
+	var p *httpx.Problem
+	if !errors.As(err, &p) {
+		return err
+	}
+	var s error
+	switch p.Code {
+	case "not_found":
+		s = queue.ErrNotFound
+	case "queue_full":
+		s = queue.ErrFull
+	case "lease_lost":
+		s = queue.ErrLeaseLost
+	case "canceled":
+		s = queue.ErrCanceled
+	case "final":
+		s = queue.ErrFinal
+	default:
+		return err
+	}
+	return fmt.Errorf("%w (%s)", s, p.Detail)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	return sentinel(c.c.Do(ctx, method, path, in, out))
+}
+
+func jobPath(id string) string { return "/queue/v1/jobs/" + url.PathEscape(id) }
+
+// Enqueue implements queue.Queue.
+func (c *Client) Enqueue(ctx context.Context, req job.Request) (job.Submission, error) {
+	var s job.Submission
+	err := c.do(ctx, http.MethodPost, "/queue/v1/jobs", req, &s)
+	return s, err
+}
+
+// Get implements queue.Queue.
+func (c *Client) Get(ctx context.Context, id string) (job.Submission, error) {
+	var s job.Submission
+	err := c.do(ctx, http.MethodGet, jobPath(id), nil, &s)
+	return s, err
+}
+
+// Lease implements queue.Queue.
+func (c *Client) Lease(ctx context.Context, worker string, wait time.Duration) (*queue.Lease, error) {
+	var l queue.Lease
+	code, err := c.c.DoStatus(ctx, http.MethodPost, "/queue/v1/leases",
+		leaseRequest{Worker: worker, WaitMs: wait.Milliseconds()}, &l)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, sentinel(err)
+	}
+	if code == http.StatusNoContent {
+		return nil, nil
+	}
+	return &l, nil
+}
+
+// Extend implements queue.Queue.
+func (c *Client) Extend(ctx context.Context, l *queue.Lease) error {
+	var r extendResponse
+	if err := c.do(ctx, http.MethodPost, "/queue/v1/leases/extend", leaseRef{ID: l.Job.ID, Token: l.Token}, &r); err != nil {
+		return err
+	}
+	l.ExpiresAt = r.ExpiresAt
+	return nil
+}
+
+// Complete implements queue.Queue.
+func (c *Client) Complete(ctx context.Context, l *queue.Lease, res job.Result) error {
+	return c.do(ctx, http.MethodPost, "/queue/v1/leases/complete", completeRequest{ID: l.Job.ID, Token: l.Token, Result: res}, nil)
+}
+
+// Release implements queue.Queue.
+func (c *Client) Release(ctx context.Context, l *queue.Lease) error {
+	return c.do(ctx, http.MethodPost, "/queue/v1/leases/release", leaseRef{ID: l.Job.ID, Token: l.Token}, nil)
+}
+
+// Cancel implements queue.Queue. On ErrFinal it returns the submission's
+// current state too.
+func (c *Client) Cancel(ctx context.Context, id string) (job.Submission, error) {
+	var s job.Submission
+	err := c.do(ctx, http.MethodPost, jobPath(id)+"/cancel", nil, &s)
+	if errors.Is(err, queue.ErrFinal) {
+		cur, gerr := c.Get(ctx, id)
+		if gerr == nil {
+			return cur, err
+		}
+	}
+	return s, err
+}
+
+// Watch implements queue.Queue over the JSON-lines stream.
+func (c *Client) Watch(ctx context.Context, id string) (<-chan job.Submission, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.c.Base+jobPath(id)+"/watch", nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.c.Token)
+	}
+	if rid := httpx.RequestID(ctx); rid != "" {
+		req.Header.Set(httpx.RequestIDHeader, rid)
+	}
+	resp, err := c.c.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", id, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, sentinel(httpx.ReadProblem(resp))
+	}
+	out := make(chan job.Submission, 1)
+	go func() {
+		defer close(out)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), maxBody)
+		for sc.Scan() {
+			var s job.Submission
+			if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+				return
+			}
+			select {
+			case out <- s:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// DeadLetters implements queue.Queue.
+func (c *Client) DeadLetters(ctx context.Context) ([]job.Submission, error) {
+	var subs []job.Submission
+	err := c.do(ctx, http.MethodGet, "/queue/v1/dead-letters", nil, &subs)
+	return subs, err
+}
+
+// Requeue implements queue.Queue.
+func (c *Client) Requeue(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/queue/v1/dead-letters/"+url.PathEscape(id)+"/requeue", nil, nil)
+}
+
+// Stats implements queue.Queue.
+func (c *Client) Stats(ctx context.Context) (queue.Stats, error) {
+	var st queue.Stats
+	err := c.do(ctx, http.MethodGet, "/queue/v1/stats", nil, &st)
+	return st, err
+}
