@@ -17,6 +17,7 @@ import (
 	"github.com/execbox/app/pkg/executor"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/sandbox"
+	"github.com/execbox/app/pkg/testenv"
 )
 
 func ptr(s string) *string { return &s }
@@ -254,4 +255,28 @@ func must(t *testing.T, reg *prometheus.Registry, name, value string) prometheus
 	}
 	t.Fatalf("no metric %s{..=%q}", name, value)
 	return nil
+}
+
+// A container left by a crashed executor with the same instance name is
+// removed when the driver starts.
+func TestOrphansRemovedAtStart(t *testing.T) {
+	t.Parallel()
+	dc := testenv.Docker(t)
+	var inst string
+	b := setup(t, func(c *sandbox.Config) {
+		inst = c.Instance
+		cr, err := dc.ContainerCreate(context.Background(), &container.Config{
+			Image: "execbox-local/debian:bookworm", Cmd: []string{"true"},
+			Labels: map[string]string{sandbox.LabelExecutor: inst},
+		}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = dc.ContainerRemove(context.Background(), cr.ID, container.RemoveOptions{Force: true})
+		})
+	})
+	if left := containers(t, b.docker, inst); len(left) != 0 {
+		t.Errorf("orphans left after start: %v", left)
+	}
 }
