@@ -1,16 +1,30 @@
 // Package worker is the worker role: it leases jobs from the queue, runs
 // them on executors and reports the results.
+//
+// Each of Concurrency loops long-polls the queue for a lease, heartbeats it
+// (Extend) while the job runs on the executor with the most free capacity,
+// and completes it. A heartbeat answered with canceled or lease-lost stops
+// the executor job. On shutdown the loops stop leasing, in-flight jobs get a
+// grace period to finish, and the rest are released back to the queue.
 package worker
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"sync"
 	"time"
 
+	"github.com/execbox/app/pkg/executor"
 	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/lifecycle"
+	"github.com/execbox/app/pkg/queue"
+	execrole "github.com/execbox/app/roles/executor"
+	queuerole "github.com/execbox/app/roles/queue"
 )
 
 // Config configures the worker role.
@@ -18,46 +32,351 @@ type Config struct {
 	Addr         string
 	QueueURL     string
 	ExecutorURLs []string
+	// InternalToken is sent to the queue and executor roles.
+	InternalToken string
+	// Name identifies this worker in the queue (default host-pid).
+	Name string
+	// Concurrency is the number of lease loops, i.e. jobs run at once.
+	Concurrency int
+	// LeaseWait is how long one long-poll lease request waits for a job.
+	LeaseWait time.Duration
+	// Heartbeat is the longest interval between lease extensions; the
+	// worker also extends at least three times per lease duration.
+	Heartbeat time.Duration
+	// Grace is how long in-flight jobs may run after shutdown begins before
+	// they are stopped and released back to the queue.
+	Grace time.Duration
+	// CapacityTTL is how long an executor's reported capacity is trusted.
+	CapacityTTL time.Duration
 }
 
-// Validate checks the configuration.
+// Validate checks the configuration (the URLs only when no dependencies are
+// passed in).
 func (c Config) Validate() error {
-	if c.QueueURL == "" {
-		return errors.New("worker: EXECBOX_QUEUE_URL (--queue-url) is required")
-	}
-	if len(c.ExecutorURLs) == 0 {
-		return errors.New("worker: EXECBOX_EXECUTOR_URLS (--executor-urls) is required")
+	if c.Concurrency < 0 || c.LeaseWait < 0 || c.Heartbeat < 0 || c.Grace < 0 || c.CapacityTTL < 0 {
+		return errors.New("worker: counts and durations must not be negative")
 	}
 	return nil
+}
+
+func (c *Config) defaults() {
+	if c.Concurrency == 0 {
+		c.Concurrency = 2
+	}
+	if c.LeaseWait == 0 {
+		c.LeaseWait = 20 * time.Second
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = time.Second
+	}
+	if c.Grace == 0 {
+		c.Grace = 30 * time.Second
+	}
+	if c.CapacityTTL == 0 {
+		c.CapacityTTL = 500 * time.Millisecond
+	}
+	if c.Name == "" {
+		host, _ := os.Hostname()
+		c.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+}
+
+// Deps are what app all passes in; nil means HTTP clients built from the
+// URLs in Config.
+type Deps struct {
+	Queue     queue.Queue
+	Executors []executor.Executor
 }
 
 // Role is the worker role.
 type Role struct {
-	cfg Config
-	log *slog.Logger
-	hc  *http.Client
+	cfg     Config
+	log     *slog.Logger
+	q       queue.Queue
+	pick    *picker
+	metrics *metrics
+	remote  bool // built its own HTTP clients (adds readiness checks)
+	hc      *http.Client
 }
 
 // New builds the role.
-func New(cfg Config, log *slog.Logger) (*Role, error) {
+func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Role{cfg: cfg, log: log, hc: &http.Client{Timeout: 5 * time.Second}}, nil
+	cfg.defaults()
+	r := &Role{cfg: cfg, log: log, q: deps.Queue, metrics: newMetrics(), hc: &http.Client{Timeout: 5 * time.Second}}
+	if r.q == nil {
+		if cfg.QueueURL == "" {
+			return nil, errors.New("worker: EXECBOX_QUEUE_URL (--queue-url) is required")
+		}
+		r.q = queuerole.NewClient(cfg.QueueURL, nil).WithToken(cfg.InternalToken)
+		r.remote = true
+	}
+	exs := deps.Executors
+	if len(exs) == 0 {
+		if len(cfg.ExecutorURLs) == 0 {
+			return nil, errors.New("worker: EXECBOX_EXECUTOR_URLS (--executor-urls) is required")
+		}
+		for _, u := range cfg.ExecutorURLs {
+			exs = append(exs, execrole.NewClient(u, nil).WithToken(cfg.InternalToken))
+		}
+		r.remote = true
+	}
+	r.pick = newPicker(exs, cfg.CapacityTTL, time.Now)
+	return r, nil
 }
 
 // Register adds the role's readiness checks and metrics to srv.
 func (r *Role) Register(srv *httpx.Server) {
-	srv.AddCheck("queue", httpx.HealthCheck(r.hc, r.cfg.QueueURL))
-	for _, u := range r.cfg.ExecutorURLs {
-		srv.AddCheck("executor "+u, httpx.HealthCheck(r.hc, u))
+	if r.cfg.QueueURL != "" && r.remote {
+		srv.AddCheck("queue", httpx.HealthCheck(r.hc, r.cfg.QueueURL))
+	}
+	if r.remote {
+		for _, u := range r.cfg.ExecutorURLs {
+			srv.AddCheck("executor "+u, httpx.HealthCheck(r.hc, u))
+		}
+	}
+	r.metrics.register(srv.Registry())
+}
+
+// errShutdown ends jobs still running when the grace period is over.
+var errShutdown = errors.New("worker shutting down")
+
+// Work runs the lease loops until ctx ends, then drains: in-flight jobs get
+// cfg.Grace to finish, the rest are released back to the queue.
+func (r *Role) Work(ctx context.Context) error {
+	drain, stop := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stop(nil)
+	var wg sync.WaitGroup
+	for i := range r.cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.loop(ctx, drain, fmt.Sprintf("%s/%d", r.cfg.Name, i))
+		}()
+	}
+	r.log.Info("worker started", "name", r.cfg.Name, "concurrency", r.cfg.Concurrency, "executors", r.pick.len())
+	<-ctx.Done()
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(r.cfg.Grace)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+	}
+	r.log.Warn("grace period over: stopping and releasing unfinished jobs", "grace", r.cfg.Grace)
+	stop(errShutdown)
+	<-done
+	return nil
+}
+
+// loop leases and runs jobs until ctx ends; jobs run under drain.
+func (r *Role) loop(ctx, drain context.Context, name string) {
+	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	for ctx.Err() == nil {
+		l, err := r.q.Lease(ctx, name, r.cfg.LeaseWait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.metrics.leaseErrors.Inc()
+			d := backoff.next()
+			r.log.Warn("lease failed; retrying", "err", err, "retry_in", d)
+			sleep(ctx, d)
+			continue
+		}
+		backoff.reset()
+		if l == nil {
+			continue
+		}
+		r.run(drain, l)
 	}
 }
 
-// Work runs the lease loops until ctx ends.
-func (r *Role) Work(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// run runs one leased job to its end: completed, canceled, lease lost, or
+// released at shutdown.
+func (r *Role) run(drain context.Context, l *queue.Lease) {
+	log := r.log.With("id", l.Job.ID, "attempt", l.Job.Attempt)
+	r.metrics.inFlight.Inc()
+	defer r.metrics.inFlight.Dec()
+	start := time.Now()
+	execCtx, cancelExec := context.WithCancelCause(drain)
+	defer cancelExec(nil)
+	hbDone := make(chan struct{})
+	hbStop := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		r.heartbeat(execCtx, l, hbStop, cancelExec, log)
+	}()
+	res, ex, err := r.execute(execCtx, l.Job, log)
+	close(hbStop)
+	<-hbDone
+	cause := context.Cause(execCtx)
+	switch {
+	case errors.Is(cause, queue.ErrCanceled), errors.Is(cause, queue.ErrLeaseLost):
+		if ex != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(drain), 5*time.Second)
+			_ = ex.Cancel(cctx, l.Job.ID)
+			cancel()
+		}
+		outcome := "canceled"
+		if errors.Is(cause, queue.ErrLeaseLost) {
+			outcome = "lease_lost"
+		}
+		r.metrics.jobs.WithLabelValues(outcome).Inc()
+		log.Info("job stopped", "reason", cause)
+		return
+	case errors.Is(cause, errShutdown):
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := r.q.Release(rctx, l); err != nil {
+			log.Warn("release at shutdown failed; the job returns after its lease expires", "err", err)
+		}
+		r.metrics.jobs.WithLabelValues("released").Inc()
+		log.Info("job released at shutdown")
+		return
+	case err != nil:
+		// Not a verdict: the job could not be run at all.
+		res = job.Result{Status: job.StatusInternalError, Message: "could not run the job: " + err.Error()}
+	}
+	if res.StartedAt.IsZero() {
+		res.StartedAt = start.UTC()
+	}
+	if res.FinishedAt.IsZero() {
+		res.FinishedAt = time.Now().UTC()
+	}
+	r.complete(drain, l, res, log)
+	r.metrics.duration.Observe(time.Since(start).Seconds())
+}
+
+// heartbeat extends the lease every third of its remaining time (at most
+// cfg.Heartbeat apart) until stop closes; a canceled or lost lease cancels
+// the job. Transient errors (queue unreachable) keep trying: if the lease
+// expires meanwhile, the next answer is lease lost.
+func (r *Role) heartbeat(ctx context.Context, l *queue.Lease, stop <-chan struct{}, cancel context.CancelCauseFunc, log *slog.Logger) {
+	interval := r.cfg.Heartbeat
+	if left := time.Until(l.ExpiresAt) / 3; left > 0 && left < interval {
+		interval = left
+	}
+	interval = max(interval, 50*time.Millisecond)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ectx, ecancel := context.WithTimeout(ctx, max(interval, time.Second))
+		err := r.q.Extend(ectx, l)
+		ecancel()
+		switch {
+		case err == nil:
+		case errors.Is(err, queue.ErrCanceled), errors.Is(err, queue.ErrLeaseLost):
+			cancel(err)
+			return
+		default:
+			if ctx.Err() == nil {
+				r.metrics.heartbeatErrors.Inc()
+				log.Warn("heartbeat failed", "err", err)
+			}
+		}
+	}
+}
+
+// maxExecFailures is how many executor errors (other than busy) a job
+// tolerates before it ends as internal_error.
+const maxExecFailures = 3
+
+// execute runs j on the executor with the most free capacity; busy
+// executors are retried after their Retry-After, possibly another one.
+func (r *Role) execute(ctx context.Context, j job.Job, log *slog.Logger) (job.Result, executor.Executor, error) {
+	backoff := newBackoff(200*time.Millisecond, 5*time.Second)
+	failures := 0
+	for {
+		ex, idx := r.pick.pick(ctx)
+		r.pick.started(idx)
+		res, err := ex.Execute(ctx, j)
+		r.pick.finished(idx)
+		if err == nil {
+			return res, ex, nil
+		}
+		if ctx.Err() != nil {
+			return res, ex, ctx.Err()
+		}
+		var busy *executor.BusyError
+		var wait time.Duration
+		switch {
+		case errors.As(err, &busy):
+			wait = min(max(busy.RetryAfter, 50*time.Millisecond), 5*time.Second)
+		case errors.Is(err, executor.ErrBusy):
+			wait = backoff.next()
+		default:
+			failures++
+			log.Warn("executor failed", "err", err, "failures", failures)
+			if failures >= maxExecFailures {
+				return job.Result{}, ex, fmt.Errorf("%d executor errors, the last: %w", failures, err)
+			}
+			wait = backoff.next()
+		}
+		if errors.Is(err, executor.ErrBusy) {
+			r.metrics.busy.Inc()
+			r.pick.busy(idx, wait)
+			log.Debug("executor busy; backing off", "retry_in", wait)
+		} else {
+			r.pick.failed(idx)
+		}
+		sleep(ctx, wait)
+		if ctx.Err() != nil {
+			return job.Result{}, ex, ctx.Err()
+		}
+	}
+}
+
+// complete reports the result, retrying while the queue is unreachable.
+func (r *Role) complete(ctx context.Context, l *queue.Lease, res job.Result, log *slog.Logger) {
+	backoff := newBackoff(100*time.Millisecond, 3*time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := r.q.Complete(cctx, l, res)
+		cancel()
+		switch {
+		case err == nil:
+			r.metrics.jobs.WithLabelValues("completed").Inc()
+			log.Debug("job completed", "status", res.Status)
+			return
+		case errors.Is(err, queue.ErrLeaseLost), errors.Is(err, queue.ErrCanceled), errors.Is(err, queue.ErrFinal):
+			r.metrics.jobs.WithLabelValues("stale_result").Inc()
+			log.Info("result not stored: the job was canceled or another attempt owns it", "err", err)
+			return
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			r.metrics.jobs.WithLabelValues("failed").Inc()
+			log.Error("could not report the result; the job runs again after its lease expires", "err", err)
+			return
+		}
+		d := backoff.next()
+		log.Warn("complete failed; retrying", "err", err, "retry_in", d)
+		sleep(ctx, d)
+	}
 }
 
 // Run serves health and metrics and runs the lease loops until ctx ends.
@@ -68,3 +387,20 @@ func (r *Role) Run(ctx context.Context) error {
 		lifecycle.Named{Name: "worker", Service: lifecycle.Func(r.Work)},
 		lifecycle.Named{Name: "http", Service: srv})
 }
+
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func newBackoff(lo, hi time.Duration) *backoff { return &backoff{min: lo, max: hi} }
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(2*b.cur, b.max)
+	}
+	return b.cur
+}
+
+func (b *backoff) reset() { b.cur = 0 }
