@@ -20,12 +20,12 @@ var discard = slog.New(slog.DiscardHandler)
 
 // fakeExecutor runs jobs through fn and counts calls.
 type fakeExecutor struct {
-	name     string
-	slots    int
-	fn       func(ctx context.Context, j job.Job) (job.Result, error)
-	calls    atomic.Int64
-	busy     atomic.Int64
-	cancels  chan string // optional: receives each Cancel
+	name    string
+	slots   int
+	fn      func(ctx context.Context, j job.Job) (job.Result, error)
+	calls   atomic.Int64
+	busy    atomic.Int64
+	cancels chan string // optional: receives each Cancel
 }
 
 func (f *fakeExecutor) Execute(ctx context.Context, j job.Job) (job.Result, error) {
