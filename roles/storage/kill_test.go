@@ -3,7 +3,9 @@ package storage
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -138,6 +140,13 @@ func TestKill9WhileConsuming(t *testing.T) {
 	if sub.Request.Stdin != "line\x00with NUL" || sub.Result == nil || sub.Result.Run == nil {
 		t.Errorf("stored submission = %+v", sub)
 	}
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p2.Pid())); err == nil {
+		for _, l := range strings.Split(string(st), "\n") {
+			if strings.HasPrefix(l, "VmHWM") || strings.HasPrefix(l, "VmRSS") {
+				t.Logf("storage after consuming: %s", strings.Join(strings.Fields(l), " "))
+			}
+		}
+	}
 	stopAt := time.Now()
 	defer func() { t.Logf("stopped %v after SIGTERM", time.Since(stopAt)) }()
 	if err := p2.Signal(syscall.SIGTERM); err != nil {
@@ -145,5 +154,43 @@ func TestKill9WhileConsuming(t *testing.T) {
 	}
 	if code, err := p2.Wait(30 * time.Second); err != nil || code != 0 {
 		t.Errorf("storage exit after SIGTERM: code %d, %v\n%s", code, err, p2.Stderr())
+	}
+}
+
+// TestMigrateCommand: two `app storage migrate` processes racing on a fresh
+// database both succeed and the schema is applied once.
+func TestMigrateCommand(t *testing.T) {
+	t.Parallel()
+	dbURL := testenv.Postgres(t)
+	bin := testenv.BuildBinary(t)
+	env := []string{"DATABASE_URL=" + dbURL}
+	procs := []*testenv.Proc{
+		testenv.StartProc(t, bin, env, "storage", "migrate"),
+		testenv.StartProc(t, bin, env, "storage", "migrate"),
+	}
+	applied := 0
+	for _, p := range procs {
+		code, err := p.Wait(60 * time.Second)
+		if err != nil || code != 0 {
+			t.Fatalf("%s: exit %d, %v\n%s", p, code, err, p.Stderr())
+		}
+		var n int
+		if _, err := fmt.Sscanf(p.Stdout(), "applied %d migration", &n); err != nil {
+			t.Fatalf("%s printed %q", p, p.Stdout())
+		}
+		applied += n
+	}
+	ctx := testCtx(t, 30*time.Second)
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var rows int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows == 0 || applied != rows {
+		t.Errorf("the two migrators applied %d migrations in total, schema_migrations has %d rows; want each once", applied, rows)
 	}
 }

@@ -24,9 +24,6 @@ CREATE TABLE submissions (
     stored_at       timestamptz NOT NULL DEFAULT now()
 );
 
--- The document is compressed by the writer already.
-ALTER TABLE submissions ALTER COLUMN doc SET STORAGE EXTERNAL;
-
 -- Keyset pagination newest first, retention and stats windows.
 CREATE INDEX submissions_finished_idx ON submissions (finished_at DESC, id DESC);
 CREATE INDEX submissions_status_idx ON submissions (status, finished_at DESC, id DESC);
