@@ -140,3 +140,42 @@ func TestPostgresOutage(t *testing.T) {
 		t.Errorf("storage stopped with %v", err)
 	}
 }
+
+// TestStartsWhilePostgresDown: storage started before PostgreSQL keeps
+// retrying the migration, is not ready meanwhile, and catches up once the
+// database is there.
+func TestStartsWhilePostgresDown(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgresServer(t)
+	pg.Stop()
+	feed := newFakeFeed(50)
+	feed.Add(subs(50, time.Now())...)
+	r, err := New(Config{DatabaseURL: pg.URL, ReadBlock: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}, discard, Deps{Feed: feed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runRole(t, r)
+	ctx := testCtx(t, time.Minute)
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := r.ready(ctx); err == nil {
+			t.Fatal("ready while PostgreSQL is down")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(feed.ackCounts()); n != 0 {
+		t.Fatalf("%d results acknowledged with PostgreSQL down", n)
+	}
+	pg.Start()
+	waitAcked(t, feed, 50, 30*time.Second)
+	for r.ready(ctx) != nil {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("not ready after PostgreSQL came up: %v", r.ready(ctx))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
