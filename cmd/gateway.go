@@ -24,6 +24,8 @@ compatible), API keys, rate limits, callbacks, /openapi.json and /docs.`,
 	l.bind(fs, 8085)
 	fs.String(&cfg.QueueURL, "queue-url", "EXECBOX_QUEUE_URL", "http://127.0.0.1:8086", "queue role URL")
 	fs.String(&cfg.StorageURL, "storage-url", "EXECBOX_STORAGE_URL", "http://127.0.0.1:8089", "storage role URL")
+	fs.String(&cfg.RuntimesFile, "runtimes", "EXECBOX_RUNTIMES", "", "runtimes file replacing or extending the embedded language catalog")
+	fs.Secret(&cfg.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", "", "bearer token for the internal APIs of the other roles")
 	bindGatewayFlags(fs, &cfg, &rate)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := fs.Err(); err != nil {
@@ -49,13 +51,11 @@ compatible), API keys, rate limits, callbacks, /openapi.json and /docs.`,
 	return c
 }
 
-// bindGatewayFlags binds the gateway's flags other than listen address and
-// role URLs, so that "app all" can share them. The caller copies rate (per
+// bindGatewayFlags binds the gateway's flags other than listen address,
+// role URLs, runtimes file and internal token, so that "app all" can share them. The caller copies rate (per
 // second) into cfg.RateLimit after parsing.
 func bindGatewayFlags(fs *flagenv.Set, cfg *gateway.Config, rate *int) {
 	d := gateway.DefaultConfig()
-	fs.String(&cfg.RuntimesFile, "runtimes", "EXECBOX_RUNTIMES", "", "runtimes file replacing or extending the embedded language catalog")
-	fs.Secret(&cfg.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", "", "bearer token for the internal APIs of the other roles")
 	fs.Strings(&cfg.APIKeys, "api-keys", "EXECBOX_API_KEYS", nil,
 		"API keys, comma-separated: raw keys (hashed at start) or id:sha256hex pairs; none leaves the API open")
 	fs.Int(rate, "rate-limit", "EXECBOX_RATE_LIMIT", 0, "submissions per second per API key (0: no rate limit)")
