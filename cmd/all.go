@@ -55,7 +55,7 @@ split roles do.`,
 		}
 		cfg.Storage.RedisPrefix = cfg.Queue.RedisPrefix
 		cfg.Gateway.RateLimit = float64(rate)
-				log, err := g.logger("all")
+		log, err := g.logger("all")
 		if err != nil {
 			return err
 		}
