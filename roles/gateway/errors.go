@@ -44,6 +44,8 @@ func problemFor(err error) httpx.Problem {
 			Detail: err.Error(), RetryAfter: time.Second}
 	case errors.Is(err, queue.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return httpx.Problem{Status: http.StatusNotFound, Title: "not found", Code: "not_found", Detail: "no submission with that id"}
+	case errors.Is(err, store.ErrInvalid):
+		return httpx.Problem{Status: http.StatusBadRequest, Title: "invalid request", Code: "invalid_request", Detail: err.Error()}
 	case errors.Is(err, queue.ErrFinal):
 		return httpx.Problem{Status: http.StatusConflict, Title: "already finished", Code: "final", Detail: err.Error()}
 	case errors.Is(err, queue.ErrCanceled):

@@ -1,0 +1,260 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/execbox/app/pkg/catalog"
+	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/queue"
+	queuerole "github.com/execbox/app/roles/queue"
+	storagerole "github.com/execbox/app/roles/storage"
+)
+
+// The gateway over the real queue (pkg/memq through the queue role) and the
+// real embedded store (SQLite through the storage role), either wired in
+// process (as app all does) or through the roles' HTTP APIs and clients (as
+// the split roles are). Only the worker is a stand-in: it echoes stdin.
+
+type stack struct {
+	*bundle
+	queue queue.Queue
+	// release lets the worker finish the jobs it holds ("hold" sources).
+	release chan struct{}
+}
+
+type stackOpts struct {
+	viaHTTP  bool
+	noWorker bool
+	queueMax int64
+}
+
+func newStack(t *testing.T, o stackOpts) *stack {
+	t.Helper()
+	log := testLogger(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	run := func(f func(context.Context) error) {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = f(ctx) }()
+	}
+
+	const token = "internal-secret"
+	qr, err := queuerole.New(queuerole.Config{InternalToken: token, MaxLength: o.queueMax}, log, queuerole.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr, err := storagerole.New(storagerole.Config{DataDir: t.TempDir(), InternalToken: token, ReadBlock: 50 * time.Millisecond,
+		Consumer: "test"}, log, storagerole.Deps{Feed: qr.Feed()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(qr.Work)
+	run(sr.Work)
+
+	cfg := Config{InternalToken: token}
+	deps := Deps{Catalog: catalog.Default()}
+	if o.viaHTTP {
+		qs := httptest.NewServer(qr.Handler())
+		ss := httptest.NewServer(sr.Handler())
+		t.Cleanup(qs.Close)
+		t.Cleanup(ss.Close)
+		cfg.QueueURL, cfg.StorageURL = qs.URL, ss.URL
+	} else {
+		deps.Queue, deps.Store = qr.Queue(), sr.Store()
+	}
+	gw, err := New(cfg, log, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw.Handler())
+	t.Cleanup(srv.Close)
+	run(gw.Work)
+	s := &stack{bundle: &bundle{role: gw, srv: srv}, queue: qr.Queue(), release: make(chan struct{})}
+	if !o.noWorker {
+		run(s.work)
+	}
+	return s
+}
+
+// work leases jobs and completes each with its stdin as stdout; a job whose
+// source is "hold" waits for release first.
+func (s *stack) work(ctx context.Context) error {
+	for ctx.Err() == nil {
+		l, err := s.queue.Lease(ctx, "test-worker", 100*time.Millisecond)
+		if err != nil || l == nil {
+			continue
+		}
+		go func() {
+			req := l.Job.Request
+			src, _ := req.Files[0].Bytes()
+			if string(src) == "hold" {
+				select {
+				case <-s.release:
+				case <-ctx.Done():
+					return
+				}
+			}
+			stdin := req.Stdin
+			if len(req.Tests) > 0 {
+				stdin = req.Tests[0].Stdin
+			}
+			now := time.Now().UTC()
+			run := &job.Step{Verdict: job.StatusAccepted, Stdout: job.NewOutput([]byte(stdin), false), CPUTimeMs: 1, WallTimeMs: 2, MemoryKB: 1000}
+			_ = s.queue.Complete(ctx, l, job.Result{Status: job.StatusAccepted, Run: run, Language: req.Language,
+				StartedAt: now, FinishedAt: now})
+		}()
+	}
+	return nil
+}
+
+func forBothWirings(t *testing.T, f func(t *testing.T, viaHTTP bool)) {
+	for _, viaHTTP := range []bool{false, true} {
+		name := "in-process"
+		if viaHTTP {
+			name = "http"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, viaHTTP)
+		})
+	}
+}
+
+func TestStackSubmitWaitAndHistory(t *testing.T) {
+	t.Parallel()
+	forBothWirings(t, func(t *testing.T, viaHTTP bool) {
+		s := newStack(t, stackOpts{viaHTTP: viaHTTP})
+		var sub Submission
+		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/v1/submissions?wait=true",
+			map[string]any{"language": "python", "source": "print(input())", "stdin": "echo me"}), 200), &sub)
+		if sub.Status != job.StatusAccepted || sub.Result == nil || sub.Result.Run.Stdout.Text != "echo me" {
+			t.Fatalf("wait: %+v", sub)
+		}
+		var got Submission
+		decodeBody(t, wantStatusResp(t, s.do(t, "GET", "/v1/submissions/"+sub.ID, nil), 200), &got)
+		if got.Status != job.StatusAccepted {
+			t.Fatalf("get: %+v", got)
+		}
+
+		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/v1/execute",
+			map[string]any{"language": "python", "source": "x", "stdin": "two"}), 200), &got)
+		if got.Result.Run.Stdout.Text != "two" {
+			t.Fatalf("execute: %+v", got)
+		}
+
+		// History comes from storage, which consumes the results feed in
+		// the background: wait (bounded) until both are there.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var page SubmissionList
+			decodeBody(t, wantStatusResp(t, s.do(t, "GET", "/v1/submissions?language=python", nil), 200), &page)
+			if len(page.Items) == 2 {
+				if page.Items[0].ID != got.ID || page.Items[1].ID != sub.ID {
+					t.Fatalf("history not newest first: %+v", page.Items)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("history has %d items", len(page.Items))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		var p httpx.Problem
+		decodeBody(t, wantStatusResp(t, s.do(t, "GET", "/v1/submissions?cursor=garbage", nil), 400), &p)
+	})
+}
+
+func TestStackEventsAndCancel(t *testing.T) {
+	t.Parallel()
+	forBothWirings(t, func(t *testing.T, viaHTTP bool) {
+		s := newStack(t, stackOpts{viaHTTP: viaHTTP})
+		var c SubmissionCreated
+		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "hold", "stdin": "x"}), 201), &c)
+		resp := s.do(t, "GET", "/v1/submissions/"+c.ID+"/events", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("events status %d", resp.StatusCode)
+		}
+		rd := bufio.NewReader(resp.Body)
+		var seen []string
+		for {
+			ev := readEvent(t, rd)
+			var sub Submission
+			_ = json.Unmarshal([]byte(ev.data), &sub)
+			seen = append(seen, ev.name+":"+string(sub.Status))
+			if sub.Status == job.StatusRunning {
+				break
+			}
+			if ev.name != "status" || sub.Status != job.StatusQueued {
+				t.Fatalf("events %v", seen)
+			}
+		}
+		s.release <- struct{}{}
+		ev := readEvent(t, rd)
+		if ev.name != "result" || !strings.Contains(ev.data, `"accepted"`) {
+			t.Fatalf("events %v then %+v", seen, ev)
+		}
+
+		// Cancel a running submission.
+		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "hold"}), 201), &c)
+		ch, err := s.queue.Watch(t.Context(), c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for sub := range ch {
+			if sub.Status == job.StatusRunning {
+				break
+			}
+		}
+		var sub Submission
+		decodeBody(t, wantStatusResp(t, s.do(t, "DELETE", "/v1/submissions/"+c.ID, nil), 200), &sub)
+		if sub.Status != job.StatusCanceled {
+			t.Fatalf("cancel: %+v", sub)
+		}
+		wantStatus(t, s.do(t, "DELETE", "/v1/submissions/"+c.ID, nil), 409)
+	})
+}
+
+func TestStackCompatibilityAPIs(t *testing.T) {
+	t.Parallel()
+	forBothWirings(t, func(t *testing.T, viaHTTP bool) {
+		s := newStack(t, stackOpts{viaHTTP: viaHTTP})
+		var got map[string]any
+		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/submissions?wait=true&base64_encoded=true",
+			map[string]any{"source_code": b64("print(input())"), "language_id": 71, "stdin": b64("judge")}), 201), &got)
+		if got["stdout"] != b64("judge") || got["status"].(map[string]any)["id"].(float64) != 3 {
+			t.Fatalf("judge0: %v", got)
+		}
+		var out PistonResponse
+		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/api/v2/execute", map[string]any{"language": "python", "version": "*",
+			"files": []map[string]string{{"content": "print(input())"}}, "stdin": "piston"}), 200), &out)
+		if out.Run.Stdout != "piston" || out.Run.Code == nil || *out.Run.Code != 0 {
+			t.Fatalf("piston: %+v", out)
+		}
+	})
+}
+
+func TestStackQueueFullIs503(t *testing.T) {
+	t.Parallel()
+	forBothWirings(t, func(t *testing.T, viaHTTP bool) {
+		s := newStack(t, stackOpts{viaHTTP: viaHTTP, noWorker: true, queueMax: 1})
+		body := map[string]any{"language": "python", "source": "1"}
+		wantStatus(t, s.do(t, "POST", "/v1/submissions", body), 201)
+		resp := s.do(t, "POST", "/v1/submissions", body)
+		wantStatus(t, resp, http.StatusServiceUnavailable)
+		var p httpx.Problem
+		decodeBody(t, resp, &p)
+		if p.Code != "queue_full" || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("problem %+v", p)
+		}
+	})
+}
