@@ -56,7 +56,7 @@ compatible), API keys, rate limits, callbacks, /openapi.json and /docs.`,
 // second) into cfg.RateLimit after parsing.
 func bindGatewayFlags(fs *flagenv.Set, cfg *gateway.Config, rate *int) {
 	d := gateway.DefaultConfig()
-	fs.Strings(&cfg.APIKeys, "api-keys", "EXECBOX_API_KEYS", nil,
+	fs.Secret(&cfg.APIKeys, "api-keys", "EXECBOX_API_KEYS", "",
 		"API keys, comma-separated: raw keys (hashed at start) or id:sha256hex pairs; none leaves the API open")
 	fs.Int(rate, "rate-limit", "EXECBOX_RATE_LIMIT", 0, "submissions per second per API key (0: no rate limit)")
 	fs.Int(&cfg.RateBurst, "rate-burst", "EXECBOX_RATE_BURST", d.RateBurst, "rate limit burst per API key")

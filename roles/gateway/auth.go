@@ -27,7 +27,8 @@ type keyring struct {
 
 // parseAPIKeys reads "id:sha256hex" pairs and raw keys. A raw key's id is
 // "key-" and the first 8 hex digits of its hash.
-func parseAPIKeys(entries []string) (*keyring, error) {
+func parseAPIKeys(list string) (*keyring, error) {
+	entries := strings.Split(list, ",")
 	kr := &keyring{}
 	ids := map[string]bool{}
 	for i, e := range entries {

@@ -19,7 +19,7 @@ func sha(s string) string {
 
 func TestParseAPIKeys(t *testing.T) {
 	t.Parallel()
-	kr, err := parseAPIKeys([]string{"alice:" + sha("secret-a"), "raw-key-b", " "})
+	kr, err := parseAPIKeys("alice:" + sha("secret-a") + ", raw-key-b, ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,17 +39,17 @@ func TestParseAPIKeys(t *testing.T) {
 			t.Fatal("raw key kept")
 		}
 	}
-	if _, err := parseAPIKeys([]string{"a:" + sha("x"), "a:" + sha("y")}); err == nil {
+	if _, err := parseAPIKeys("a:" + sha("x") + ",a:" + sha("y")); err == nil {
 		t.Error("duplicate key ids accepted")
 	}
-	if _, err := parseAPIKeys([]string{":" + sha("x")}); err == nil {
+	if _, err := parseAPIKeys(":" + sha("x")); err == nil {
 		t.Error("empty key id accepted")
 	}
 }
 
 func TestAuth(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *Config, _ *Deps) { c.APIKeys = []string{"alice:" + sha("sa"), "sb"} })
+	b := setup(t, func(c *Config, _ *Deps) { c.APIKeys = "alice:" + sha("sa") + ",sb" })
 	body := map[string]any{"language": "python", "source": "1"}
 	for _, tc := range []struct {
 		name    string

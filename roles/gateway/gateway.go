@@ -31,9 +31,9 @@ type Config struct {
 	// InternalToken is sent to the queue and storage roles.
 	InternalToken string
 
-	// APIKeys are "id:sha256hex" pairs or raw keys (hashed at start). Empty
-	// leaves the gateway open.
-	APIKeys []string
+	// APIKeys is a comma-separated list of "id:sha256hex" pairs or raw keys
+	// (hashed at start; only hashes are kept). Empty leaves the gateway open.
+	APIKeys string
 	// RateLimit is the sustained number of submissions per second per key
 	// (0 disables rate limiting); RateBurst the bucket size.
 	RateLimit float64
