@@ -76,7 +76,7 @@ func Sub(finished time.Time, status job.Status, lang, apiKey string, wallMs floa
 			Compile: &job.Step{Verdict: job.StatusAccepted, WallTimeMs: 12.5},
 			Run: &job.Step{Verdict: status, Stdout: stdout, Stderr: job.NewOutput(nil, false),
 				ExitCode: 0, CPUTimeMs: wallMs / 2, WallTimeMs: wallMs, MemoryKB: 2048},
-			Tests: []job.Step{{Verdict: status, Stdout: stdout, WallTimeMs: wallMs}},
+			Tests:    []job.Step{{Verdict: status, Stdout: stdout, WallTimeMs: wallMs}},
 			Language: lang, Version: "1.0", Executor: "executor-1",
 			StartedAt: created.Add(100 * time.Millisecond), FinishedAt: finished,
 		},
@@ -280,6 +280,14 @@ func testPaginationConcurrent(t *testing.T, s store.Store) {
 		subs = append(subs, Sub(base.Add(time.Duration(i)*time.Second), job.StatusAccepted, "python", "", 1))
 	}
 	put(t, s, subs...)
+	// Take the first page before any insert, then page on while they land.
+	f := store.Filter{Limit: 7}
+	first, err := s.List(ctxT(t), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := idsOf(first.Items)
+	f.Cursor = first.NextCursor
 	ctx, cancel := context.WithCancel(ctxT(t))
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -299,14 +307,6 @@ func testPaginationConcurrent(t *testing.T, s store.Store) {
 			}
 		}
 	}()
-	// Take the first page before any insert, then page on while they land.
-	f := store.Filter{Limit: 7}
-	first, err := s.List(ctxT(t), f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := idsOf(first.Items)
-	f.Cursor = first.NextCursor
 	for f.Cursor != "" {
 		select {
 		case <-inserted: // let inserts land between pages
