@@ -1,5 +1,24 @@
 // Package gateway is the gateway role: the public HTTP API (native /v1,
 // Judge0 CE and Piston v2 compatible), auth, rate limits, callbacks and docs.
+//
+// Decisions worth knowing:
+//   - Every API route needs a key when keys are configured (Authorization:
+//     Bearer, X-Api-Key or X-Auth-Token); /openapi.json and /docs do not. A key
+//     sees only its own submissions (another key's id answers 404).
+//   - The rate limit counts submissions, not reads: POST and DELETE charge
+//     one token per submission (a batch of n charges n), GETs and event
+//     streams are free. A failing Redis limiter lets requests through (logged).
+//   - The in-flight cap answers 429 (code too_many_in_flight, Retry-After 1):
+//     like a rate limit, the client must slow down; 409 would say the request
+//     itself conflicts. Each gateway counts what it accepted.
+//   - Queue full is 503 with Retry-After; so is a full callback backlog.
+//   - Callbacks are pending in memory: a gateway restart loses undelivered
+//     ones (results stay in the queue and storage). Judge0 submissions get a
+//     PUT in Judge0's shape, as Judge0 sends; native ones a POST.
+//   - Validation errors are RFC 9457 problems naming each field (400), except
+//     on Judge0 routes, which answer 422 with Judge0's {"field": [messages]},
+//     and Piston, which answers 400 {"message"}; Judge0 and Piston bodies
+//     ignore unknown fields, as those servers do; /v1 bodies refuse them.
 package gateway
 
 import (
