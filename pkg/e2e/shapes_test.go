@@ -1,0 +1,55 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/execbox/app/pkg/testenv"
+)
+
+// shape starts a whole execbox deployment and returns its public base URL.
+type shape struct {
+	name  string
+	start func(t *testing.T) string
+}
+
+var shapes = []shape{
+	{"all-embedded", startAllEmbedded},
+	{"split", startSplit},
+}
+
+// startAllEmbedded runs `app all` on its embedded defaults.
+func startAllEmbedded(t *testing.T) string {
+	bin := testenv.BuildBinary(t)
+	testenv.Docker(t)
+	_, base := startRole(t, bin, role{name: "all", args: []string{
+		"--runtimes", testenv.Runtimes(t), "--data-dir", t.TempDir(),
+		"--slots", "4", "--concurrency", "4", "--pool-size", "1", "--callback-allow-private",
+	}})
+	waitReady(t, base, http.StatusOK)
+	return base
+}
+
+// startSplit runs the five roles as separate processes on Redis and
+// PostgreSQL, wired over HTTP with an internal token.
+func startSplit(t *testing.T) string {
+	bin := testenv.BuildBinary(t)
+	redisURL, prefix := testenv.Redis(t)
+	dbURL := testenv.Postgres(t)
+	runtimes := testenv.Runtimes(t)
+	testenv.Docker(t)
+	env := []string{"EXECBOX_INTERNAL_TOKEN=e2e-internal-token", "EXECBOX_REDIS_PREFIX=" + prefix + "execbox"}
+	_, queueURL := startRole(t, bin, role{name: "queue", args: []string{"--redis-url", redisURL}, env: env})
+	_, storageURL := startRole(t, bin, role{name: "storage", args: []string{"--database-url", dbURL, "--redis-url", redisURL,
+		"--consumer", fmt.Sprintf("e2e-%d", time.Now().UnixNano())}, env: env})
+	_, execURL := startRole(t, bin, role{name: "executor", args: []string{"--runtimes", runtimes, "--slots", "4", "--pool-size", "1"}, env: env})
+	_, workerURL := startRole(t, bin, role{name: "worker", args: []string{"--queue-url", queueURL, "--executor-urls", execURL, "--concurrency", "4"}, env: env})
+	_, gwURL := startRole(t, bin, role{name: "gateway", args: []string{"--queue-url", queueURL, "--storage-url", storageURL,
+		"--runtimes", runtimes, "--callback-allow-private"}, env: env})
+	for _, u := range []string{queueURL, storageURL, execURL, workerURL, gwURL} {
+		waitReady(t, u, http.StatusOK)
+	}
+	return gwURL
+}
