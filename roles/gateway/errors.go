@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -53,6 +54,9 @@ func problemFor(err error) httpx.Problem {
 	case errors.Is(err, context.DeadlineExceeded):
 		return httpx.Problem{Status: http.StatusGatewayTimeout, Title: "timeout", Code: "timeout",
 			Detail: "a backing service did not answer in time"}
+	case isNetError(err):
+		return httpx.Problem{Status: http.StatusServiceUnavailable, Title: "service unavailable", Code: "unavailable",
+			Detail: "a backing service cannot be reached; retry later", RetryAfter: 2 * time.Second}
 	case errors.As(err, &p) && p.Status >= 400 && p.Status < 500 && p.Status != http.StatusUnauthorized:
 		// A client error reported by a backing service (or the gateway's
 		// own decoding) is the client's to see.
@@ -62,6 +66,14 @@ func problemFor(err error) httpx.Problem {
 			RetryAfter: p.RetryAfter}
 	}
 	return httpx.Problem{Status: http.StatusInternalServerError, Title: "internal error", Code: "internal"}
+}
+
+// isNetError reports a failure to reach a backing role (connection refused,
+// reset, DNS), which is worth a retry, unlike a bug.
+func isNetError(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &oe) || (errors.As(err, &ne) && !errors.Is(err, context.DeadlineExceeded))
 }
 
 func retryAfter(err error, def time.Duration) time.Duration {

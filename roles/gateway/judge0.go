@@ -54,7 +54,7 @@ type Judge0Status struct {
 // honouring them matters (enable_network, additional_files: refused).
 type Judge0Request struct {
 	SourceCode                           *string  `json:"source_code" validate:"required"`
-	LanguageID                           int      `json:"language_id" validate:"required"`
+	LanguageID                           flexInt  `json:"language_id" validate:"required"`
 	CompilerOptions                      *string  `json:"compiler_options,omitempty"`
 	CommandLineArguments                 *string  `json:"command_line_arguments,omitempty"`
 	Stdin                                *string  `json:"stdin,omitempty"`
@@ -73,6 +73,24 @@ type Judge0Request struct {
 	NumberOfRuns                         *int     `json:"number_of_runs,omitempty" doc:"Ignored (one run)."`
 	AdditionalFiles                      *string  `json:"additional_files,omitempty" doc:"Not supported."`
 	CallbackURL                          *string  `json:"callback_url,omitempty" doc:"Receives the finished submission as a PUT."`
+}
+
+// flexInt is an integer that also accepts a numeric string ("71"), as
+// Judge0 (Rails) does.
+type flexInt int
+
+func (n *flexInt) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if s == "null" || s == "" {
+		*n = 0
+		return nil
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return &json.UnmarshalTypeError{Value: "string " + string(b), Type: reflectType[int](), Field: "language_id"}
+	}
+	*n = flexInt(v)
+	return nil
 }
 
 // Judge0Token answers a created submission.
@@ -255,16 +273,17 @@ func (r *Role) decodeLenient(w http.ResponseWriter, req *http.Request, v any, ap
 // Judge0 has (units, base64, unsupported options).
 func (r *Role) fromJudge0(in Judge0Request, b64 bool) (SubmissionRequest, []httpx.FieldError) {
 	var errs fieldErrors
-	out := SubmissionRequest{Metadata: map[string]string{metaJudge0Lang: strconv.Itoa(in.LanguageID)}}
+	langID := int(in.LanguageID)
+	out := SubmissionRequest{Metadata: map[string]string{metaJudge0Lang: strconv.Itoa(langID)}}
 	if b64 {
 		out.Metadata[metaJudge0Base64] = "true"
 	}
-	if in.LanguageID == 0 {
+	if langID == 0 {
 		errs.add("language_id", "can't be blank")
-	} else if l, ok := r.catalog.ByJudge0ID(in.LanguageID); ok {
+	} else if l, ok := r.catalog.ByJudge0ID(langID); ok {
 		out.Language = l.ID
 	} else {
-		errs.add("language_id", "language with id %d doesn't exist", in.LanguageID)
+		errs.add("language_id", "language with id %d doesn't exist", langID)
 	}
 	text := func(field string, p *string) (string, bool) {
 		if p == nil {

@@ -114,9 +114,15 @@ func TestJudge0Validation(t *testing.T) {
 		})
 	}
 	wantStatus(t, b.do(t, "POST", "/submissions", "{", "Content-Type", "application/json"), 400)
+	wantStatus(t, b.do(t, "POST", "/submissions", `{"source_code":"x","language_id":"seventy"}`), 400)
 	wantStatus(t, b.do(t, "POST", "/submissions", `{"source_code":"x"}`, "Content-Type", "text/plain"), 415)
 	if b.q.count() != 0 {
 		t.Fatal("invalid Judge0 submissions were queued")
+	}
+	// Judge0 accepts the language id as a string too.
+	wantStatus(t, b.do(t, "POST", "/submissions", `{"source_code":"x","language_id":"71"}`), 201)
+	if b.q.last().Language != "python" {
+		t.Fatalf("language %q", b.q.last().Language)
 	}
 }
 

@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/store"
 )
 
 func TestSubmitRejectsBadInput(t *testing.T) {
@@ -370,6 +374,9 @@ func TestProblemForMapsSentinels(t *testing.T) {
 		{&httpx.Problem{Status: 500, Title: "boom"}, 502, "upstream"},
 		{&httpx.Problem{Status: 400, Title: "bad", Code: "x"}, 400, "x"},
 		{fmt.Errorf("plain"), 500, "internal"},
+		{fmt.Errorf("queue: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}), 503, "unavailable"},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), 504, "timeout"},
+		{fmt.Errorf("x: %w", store.ErrInvalid), 400, "invalid_request"},
 	} {
 		p := problemFor(tc.err)
 		if p.Status != tc.status || p.Code != tc.code {
