@@ -15,12 +15,13 @@ import (
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/pkg/testenv"
 	queuerole "github.com/execbox/app/roles/queue"
 	storagerole "github.com/execbox/app/roles/storage"
 )
 
-// The gateway over the real queue (pkg/memq through the queue role) and the
-// real embedded store (SQLite through the storage role), either wired in
+// The gateway over the real queue role (pkg/memq, or pkg/redisq on the test
+// Redis) and the real storage role (embedded SQLite), either wired in
 // process (as app all does) or through the roles' HTTP APIs and clients (as
 // the split roles are). Only the worker is a stand-in: it echoes stdin.
 
@@ -35,6 +36,8 @@ type stackOpts struct {
 	viaHTTP  bool
 	noWorker bool
 	queueMax int64
+	// redis runs the queue on the test Redis (pkg/redisq) instead of memq.
+	redis bool
 }
 
 func newStack(t *testing.T, o stackOpts) *stack {
@@ -49,7 +52,11 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	}
 
 	const token = "internal-secret"
-	qr, err := queuerole.New(queuerole.Config{InternalToken: token, MaxLength: o.queueMax}, log, queuerole.Deps{})
+	qcfg := queuerole.Config{InternalToken: token, MaxLength: o.queueMax}
+	if o.redis {
+		qcfg.RedisURL, qcfg.RedisPrefix = testenv.Redis(t)
+	}
+	qr, err := queuerole.New(qcfg, log, queuerole.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,23 +124,28 @@ func (s *stack) work(ctx context.Context) error {
 	return nil
 }
 
-func forBothWirings(t *testing.T, f func(t *testing.T, viaHTTP bool)) {
-	for _, viaHTTP := range []bool{false, true} {
-		name := "in-process"
-		if viaHTTP {
-			name = "http"
+// forBothWirings runs f on app all's wiring (memq in process) and on the
+// split roles' (the queue on real Redis, reached over HTTP).
+func forBothWirings(t *testing.T, f func(t *testing.T, o stackOpts)) {
+	for _, o := range []stackOpts{{}, {viaHTTP: true}, {viaHTTP: true, redis: true}} {
+		name := "memq-in-process"
+		switch {
+		case o.redis:
+			name = "redis-http"
+		case o.viaHTTP:
+			name = "memq-http"
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f(t, viaHTTP)
+			f(t, o)
 		})
 	}
 }
 
 func TestStackSubmitWaitAndHistory(t *testing.T) {
 	t.Parallel()
-	forBothWirings(t, func(t *testing.T, viaHTTP bool) {
-		s := newStack(t, stackOpts{viaHTTP: viaHTTP})
+	forBothWirings(t, func(t *testing.T, o stackOpts) {
+		s := newStack(t, o)
 		var sub Submission
 		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/v1/submissions?wait=true",
 			map[string]any{"language": "python", "source": "print(input())", "stdin": "echo me"}), 200), &sub)
@@ -176,8 +188,8 @@ func TestStackSubmitWaitAndHistory(t *testing.T) {
 
 func TestStackEventsAndCancel(t *testing.T) {
 	t.Parallel()
-	forBothWirings(t, func(t *testing.T, viaHTTP bool) {
-		s := newStack(t, stackOpts{viaHTTP: viaHTTP})
+	forBothWirings(t, func(t *testing.T, o stackOpts) {
+		s := newStack(t, o)
 		var c SubmissionCreated
 		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "hold", "stdin": "x"}), 201), &c)
 		resp := s.do(t, "GET", "/v1/submissions/"+c.ID+"/events", nil)
@@ -226,8 +238,8 @@ func TestStackEventsAndCancel(t *testing.T) {
 
 func TestStackCompatibilityAPIs(t *testing.T) {
 	t.Parallel()
-	forBothWirings(t, func(t *testing.T, viaHTTP bool) {
-		s := newStack(t, stackOpts{viaHTTP: viaHTTP})
+	forBothWirings(t, func(t *testing.T, o stackOpts) {
+		s := newStack(t, o)
 		var got map[string]any
 		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/submissions?wait=true&base64_encoded=true",
 			map[string]any{"source_code": b64("print(input())"), "language_id": 71, "stdin": b64("judge")}), 201), &got)
@@ -245,8 +257,9 @@ func TestStackCompatibilityAPIs(t *testing.T) {
 
 func TestStackQueueFullIs503(t *testing.T) {
 	t.Parallel()
-	forBothWirings(t, func(t *testing.T, viaHTTP bool) {
-		s := newStack(t, stackOpts{viaHTTP: viaHTTP, noWorker: true, queueMax: 1})
+	forBothWirings(t, func(t *testing.T, o stackOpts) {
+		o.noWorker, o.queueMax = true, 1
+		s := newStack(t, o)
 		body := map[string]any{"language": "python", "source": "1"}
 		wantStatus(t, s.do(t, "POST", "/v1/submissions", body), 201)
 		resp := s.do(t, "POST", "/v1/submissions", body)
