@@ -55,6 +55,9 @@ type Options struct {
 	// connection was down (default min(Visibility/2, 1s) for Lease, 5s for
 	// Watch).
 	Recheck time.Duration
+	// Senders is the number of connections that send script calls, each
+	// pipelining the calls waiting for it (default 4).
+	Senders int
 	// Now is the clock for timestamps (default time.Now).
 	Now func() time.Time
 	Log *slog.Logger
@@ -85,6 +88,9 @@ func (o *Options) defaults() {
 	if o.Recheck <= 0 {
 		o.Recheck = min(o.Visibility/2, time.Second)
 	}
+	if o.Senders <= 0 {
+		o.Senders = 4
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -108,7 +114,6 @@ type Queue struct {
 	streamP  string
 	jobP     string
 	depth    string
-	counter  string
 	results  string
 	dead     string
 	idemP    string
@@ -119,8 +124,11 @@ type Queue struct {
 	feedMu   sync.Mutex
 	feedDone map[string]bool // consumers whose own pending entries were re-read
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	batch      *batcher
+	listenOnce sync.Once
+	ctx        context.Context
+	cancel     context.CancelFunc
+	done       chan struct{}
 }
 
 var (
@@ -128,9 +136,9 @@ var (
 	_ queue.ResultFeed = (*Queue)(nil)
 )
 
-// New returns a queue on rdb and starts its notification listener. It does
-// not fail when Redis is down: operations fail until it is back. Close
-// stops the listener; the caller closes rdb.
+// New returns a queue on rdb. It does not fail when Redis is down:
+// operations fail until it is back. The pub/sub listener that wakes Lease
+// and Watch starts on their first use; Close stops it. The caller closes rdb.
 func New(rdb redis.UniversalClient, opts Options) *Queue {
 	opts.defaults()
 	p := strings.TrimSuffix(opts.Prefix, ":") + ":"
@@ -141,7 +149,6 @@ func New(rdb redis.UniversalClient, opts Options) *Queue {
 		streamP:  p + "s:",
 		jobP:     p + "j:",
 		depth:    p + "depth",
-		counter:  p + "leases",
 		results:  p + "results",
 		dead:     p + "dead",
 		idemP:    p + "idem:",
@@ -152,14 +159,20 @@ func New(rdb redis.UniversalClient, opts Options) *Queue {
 	for i, pr := range job.Priorities {
 		q.streams[i] = q.streamP + string(pr)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	q.cancel = cancel
-	go q.listen(ctx)
+	q.ctx, q.cancel = context.WithCancel(context.Background())
+	q.batch = newBatcher(q.ctx, rdb, opts.Senders)
 	return q
+}
+
+// startListener starts the notification listener on first use, so a
+// process that only reads the result feed holds no subscription.
+func (q *Queue) startListener() {
+	q.listenOnce.Do(func() { go q.listen(q.ctx) })
 }
 
 // Close stops the notification listener.
 func (q *Queue) Close() error {
+	q.listenOnce.Do(func() { close(q.done) }) // never started
 	q.cancel()
 	<-q.done
 	return nil
@@ -257,12 +270,12 @@ func (q *Queue) run(ctx context.Context, s *redis.Script, keys []string, args ..
 	if err := q.ensureGroups(ctx, false); err != nil {
 		return nil, err
 	}
-	res, err := s.Run(ctx, q.rdb, keys, args...).Result()
+	res, err := q.batch.run(ctx, s, keys, args...)
 	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
 		if gerr := q.ensureGroups(ctx, true); gerr != nil {
 			return nil, gerr
 		}
-		res, err = s.Run(ctx, q.rdb, keys, args...).Result()
+		res, err = q.batch.run(ctx, s, keys, args...)
 	}
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
@@ -360,6 +373,7 @@ func decode(h map[string]string) (job.Submission, error) {
 
 // Lease implements queue.Queue.
 func (q *Queue) Lease(ctx context.Context, worker string, wait time.Duration) (*queue.Lease, error) {
+	q.startListener()
 	deadline := time.Now().Add(wait)
 	for {
 		sig := q.hub.WorkSignal()
@@ -386,9 +400,10 @@ func (q *Queue) Lease(ctx context.Context, worker string, wait time.Duration) (*
 func (q *Queue) leaseOnce(ctx context.Context, worker string) (*queue.Lease, error) {
 	now := q.now()
 	token := newToken()
-	keys := []string{q.streams[0], q.streams[1], q.streams[2], q.depth, q.counter, q.results, q.dead}
+	keys := []string{q.streams[0], q.streams[1], q.streams[2], q.depth, q.results, q.dead}
 	res, err := q.run(ctx, leaseScript, keys, q.jobP, group, consumer, q.opts.Visibility.Milliseconds(), ms(now),
-		token, q.opts.MaxDeliveries, q.channel, int64(q.opts.DeadLetterTTL/time.Second), worker)
+		token, q.opts.MaxDeliveries, q.channel, int64(q.opts.DeadLetterTTL/time.Second), worker,
+		max(q.opts.Recheck.Milliseconds()/2, 10))
 	if err != nil {
 		return nil, fmt.Errorf("redisq: lease: %w", err)
 	}
@@ -497,6 +512,7 @@ func pairs(v any) map[string]string {
 
 // Watch implements queue.Queue.
 func (q *Queue) Watch(ctx context.Context, id string) (<-chan job.Submission, error) {
+	q.startListener()
 	return notify.Watch(ctx, q.hub, id, 5*time.Second, q.Get)
 }
 
