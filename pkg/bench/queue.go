@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -44,13 +47,19 @@ type QueueRate struct {
 	EndToEnd float64
 	// LeaseMs and CompleteMs are the mean latencies of one call in the drain.
 	LeaseMs, CompleteMs float64
+	// PerRedisCPU is end-to-end jobs per second of Redis CPU time (user +
+	// sys): what one dedicated Redis core sustains, independent of how
+	// much of the machine other processes take. Zero for memq.
+	PerRedisCPU float64
 }
 
 // QueueReport is the benchmark's result.
 type QueueReport struct {
 	// PingPerSec is the Redis round-trip baseline (PING) at the same concurrency.
 	PingPerSec float64
-	Rates      []QueueRate
+	// PingPerRedisCPU is PINGs per second of Redis CPU time.
+	PingPerRedisCPU float64
+	Rates           []QueueRate
 }
 
 // Queue measures enqueue, lease and complete throughput of the Redis queue
@@ -91,13 +100,17 @@ func Queue(ctx context.Context, opt QueueOptions, out io.Writer) (QueueReport, e
 
 	fmt.Fprintf(out, "queue benchmark: %d jobs per phase, %d producers / %d workers, Redis %s\n",
 		opt.Jobs, opt.Concurrency, opt.Concurrency, ropt.Addr)
+	cpu0 := redisCPU(ctx, rdb)
 	rep.PingPerSec, err = pingRate(ctx, rdb, opt)
 	if err != nil {
 		return rep, err
 	}
+	if c := redisCPU(ctx, rdb) - cpu0; c > 0 {
+		rep.PingPerRedisCPU = float64(opt.Jobs*3) / c
+	}
 	rq := redisq.New(rdb, redisq.Options{Prefix: prefix, Visibility: time.Minute, Log: opt.Log})
 	defer rq.Close()
-	r, err := measure(ctx, "redisq", rq, opt)
+	r, err := measure(ctx, "redisq", rq, opt, func() float64 { return redisCPU(ctx, rdb) })
 	if err != nil {
 		return rep, err
 	}
@@ -106,18 +119,22 @@ func Queue(ctx context.Context, opt QueueOptions, out io.Writer) (QueueReport, e
 	if err != nil {
 		return rep, err
 	}
-	r, err = measure(ctx, "memq", mq, opt)
+	r, err = measure(ctx, "memq", mq, opt, nil)
 	if err != nil {
 		return rep, err
 	}
 	rep.Rates = append(rep.Rates, r)
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "mode\tenqueue/s\tlease+complete/s\tend-to-end/s\tlease ms\tcomplete ms\te2e/PING\t\n")
-	fmt.Fprintf(tw, "redis PING (baseline)\t%.0f\t\t\t\t\t1.00\t\n", rep.PingPerSec)
+	fmt.Fprintf(tw, "mode\tenqueue/s\tlease+complete/s\tend-to-end/s\tlease ms\tcomplete ms\te2e/PING\tper Redis CPU-s\t\n")
+	fmt.Fprintf(tw, "redis PING (baseline)\t%.0f\t\t\t\t\t1.00\t%.0f\t\n", rep.PingPerSec, rep.PingPerRedisCPU)
 	for _, r := range rep.Rates {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.2f\t\n", r.Name, r.Enqueue, r.Drain, r.EndToEnd,
-			r.LeaseMs, r.CompleteMs, r.EndToEnd/rep.PingPerSec)
+		per := "-"
+		if r.PerRedisCPU > 0 {
+			per = fmt.Sprintf("%.0f", r.PerRedisCPU)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.2f\t%s\t\n", r.Name, r.Enqueue, r.Drain, r.EndToEnd,
+			r.LeaseMs, r.CompleteMs, r.EndToEnd/rep.PingPerSec, per)
 	}
 	_ = tw.Flush()
 	verdict := "met"
@@ -126,6 +143,8 @@ func Queue(ctx context.Context, opt QueueOptions, out io.Writer) (QueueReport, e
 	}
 	fmt.Fprintf(out, "goal: redisq end-to-end >= 5000 jobs/s: %s (%.0f jobs/s; each job is 3 scripts: enqueue, lease, complete)\n",
 		verdict, rep.Rates[0].EndToEnd)
+	fmt.Fprintf(out, "capacity of one dedicated Redis core: %.0f jobs/s end to end (jobs per Redis CPU-second; load average now %s)\n",
+		rep.Rates[0].PerRedisCPU, loadAvg())
 	return rep, nil
 }
 
@@ -166,7 +185,36 @@ func benchResult() job.Result {
 	return job.Result{Status: job.StatusAccepted, Run: &job.Step{Verdict: job.StatusAccepted, Stdout: job.Output{Text: "ok\n"}}}
 }
 
-func measure(ctx context.Context, name string, q queue.Queue, opt QueueOptions) (QueueRate, error) {
+// redisCPU returns Redis' CPU time so far (used_cpu_user + used_cpu_sys), in seconds.
+func redisCPU(ctx context.Context, rdb *redis.Client) float64 {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return total
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "unknown"
+	}
+	return f[0]
+}
+
+func measure(ctx context.Context, name string, q queue.Queue, opt QueueOptions, cpu func() float64) (QueueRate, error) {
 	r := QueueRate{Name: name}
 	n := int64(opt.Jobs)
 	enqueue := func(next *atomic.Int64) error {
@@ -227,6 +275,10 @@ func measure(ctx context.Context, name string, q queue.Queue, opt QueueOptions) 
 
 	// Phase 3: producers and workers together.
 	var next3, done3 atomic.Int64
+	var cpu0 float64
+	if cpu != nil {
+		cpu0 = cpu()
+	}
 	start = time.Now()
 	var wg sync.WaitGroup
 	var perr, werr error
@@ -244,6 +296,11 @@ func measure(ctx context.Context, name string, q queue.Queue, opt QueueOptions) 
 		return r, fmt.Errorf("%s end-to-end: %w", name, err)
 	}
 	r.EndToEnd = float64(n) / time.Since(start).Seconds()
+	if cpu != nil {
+		if c := cpu() - cpu0; c > 0 {
+			r.PerRedisCPU = float64(n) / c
+		}
+	}
 	return r, nil
 }
 
