@@ -25,6 +25,7 @@ runs on a fresh scratch database created on the server and dropped afterwards.`,
 	fs.Int(&opt.Results, "results", "EXECBOX_BENCH_RESULTS", 20000, "results the consumer writes")
 	fs.Int(&opt.SingleRows, "single-rows", "EXECBOX_BENCH_SINGLE_ROWS", 3000, "results the single-row baseline writes")
 	fs.Int(&opt.BatchSize, "batch-size", "EXECBOX_STORAGE_BATCH_SIZE", 500, "consumer batch size")
+	fs.Int(&opt.Writers, "writers", "EXECBOX_STORAGE_WRITERS", 2, "consumer's concurrent batch writers")
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := fs.Err(); err != nil {
 			return err

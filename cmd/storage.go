@@ -41,6 +41,7 @@ Schema migrations are applied at start under a PostgreSQL advisory lock;
 	fs.Secret(&cfg.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", "", "bearer token guarding /storage/v1")
 	fs.String(&cfg.Consumer, "consumer", "EXECBOX_STORAGE_CONSUMER", "", "consumer name in the results stream group (default: host name)")
 	fs.Int(&cfg.BatchSize, "batch-size", "EXECBOX_STORAGE_BATCH_SIZE", 500, "results written per transaction at most")
+	fs.Int(&cfg.Writers, "writers", "EXECBOX_STORAGE_WRITERS", 2, "batches written concurrently")
 	fs.Duration(&cfg.Retention, "retention", "EXECBOX_STORAGE_RETENTION", 0, "delete results older than this (0 keeps them)")
 	fs.Duration(&cfg.RetentionInterval, "retention-interval", "EXECBOX_STORAGE_RETENTION_INTERVAL", time.Minute, "pause between retention sweeps")
 	fs.Int(&cfg.RetentionBatch, "retention-batch", "EXECBOX_STORAGE_RETENTION_BATCH", 1000, "rows one retention DELETE removes")

@@ -34,7 +34,9 @@ type StorageOptions struct {
 	SingleRows int
 	// BatchSize is the consumer's batch size (default 500, the role's default).
 	BatchSize int
-	Log       *slog.Logger
+	// Writers is the consumer's concurrent batch writers (default 2, the role's default).
+	Writers int
+	Log     *slog.Logger
 }
 
 // StorageRate is one measured mode.
@@ -62,6 +64,9 @@ func Storage(ctx context.Context, opt StorageOptions, out io.Writer) ([]StorageR
 	}
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 500
+	}
+	if opt.Writers <= 0 {
+		opt.Writers = 2
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -111,7 +116,7 @@ func Storage(ctx context.Context, opt StorageOptions, out io.Writer) ([]StorageR
 	if rates[1].PerSec < 5000 {
 		goal = "NOT met"
 	}
-	fmt.Fprintf(out, "storage consumer: %.0f results/s (goal 5000/s: %s), batch size %d\n", rates[1].PerSec, goal, opt.BatchSize)
+	fmt.Fprintf(out, "storage consumer: %.0f results/s (goal 5000/s: %s), batch size %d, %d writer(s)\n", rates[1].PerSec, goal, opt.BatchSize, max(opt.Writers, 1))
 	return rates, nil
 }
 
@@ -232,7 +237,7 @@ func copyRows(ctx context.Context, dbURL string, subs []job.Submission) error {
 // from its first read to the last acknowledgement (migration excluded).
 func consumerRun(ctx context.Context, dbURL string, subs []job.Submission, opt StorageOptions) (time.Duration, error) {
 	feed := &storageFeed{items: subs, done: make(chan struct{})}
-	r, err := storage.New(storage.Config{DatabaseURL: dbURL, BatchSize: opt.BatchSize, ReadBlock: 100 * time.Millisecond},
+	r, err := storage.New(storage.Config{DatabaseURL: dbURL, BatchSize: opt.BatchSize, Writers: opt.Writers, ReadBlock: 100 * time.Millisecond},
 		opt.Log, storage.Deps{Feed: feed})
 	if err != nil {
 		return 0, err

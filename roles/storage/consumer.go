@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/execbox/app/pkg/job"
@@ -40,14 +41,33 @@ func (b *backoff) wait(ctx context.Context) error {
 	}
 }
 
-// consume reads the feed in batches and writes each batch with one Put,
-// acknowledging only after the write committed. A failed write is retried
-// with backoff until it succeeds (the feed redelivers anything unacknowledged
-// after a crash, and Put is idempotent, so at-least-once delivery ends up
-// exactly once in the table).
+// consume reads the feed in batches and hands each batch to one of
+// cfg.Writers writers, which write it with one Put and acknowledge it only
+// after the write committed. A failed write is retried with backoff until it
+// succeeds (the feed redelivers anything unacknowledged after a crash, and
+// Put is idempotent, so at-least-once delivery ends up exactly once in the
+// table). With two writers the database works on one batch while the next is
+// read and encoded; at most Writers+1 batches are in memory.
 func (r *Role) consume(ctx context.Context) {
-	readBo, writeBo := r.backoff(), r.backoff()
-	r.log.Info("consuming results", "consumer", r.cfg.Consumer, "batch", r.cfg.BatchSize)
+	r.log.Info("consuming results", "consumer", r.cfg.Consumer, "batch", r.cfg.BatchSize, "writers", r.cfg.Writers)
+	batches := make(chan []queue.FeedItem)
+	var wg sync.WaitGroup
+	for range r.cfg.Writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			writeBo, ackBo := r.backoff(), r.backoff()
+			for items := range batches {
+				if !r.write(ctx, items, writeBo) {
+					continue // ctx ended; the unacknowledged items will come again
+				}
+				r.ack(ctx, items, ackBo)
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(batches)
+	readBo := r.backoff()
 	for ctx.Err() == nil {
 		items, err := r.feed.Read(ctx, r.cfg.Consumer, r.cfg.BatchSize, r.cfg.ReadBlock)
 		if err != nil {
@@ -66,10 +86,11 @@ func (r *Role) consume(ctx context.Context) {
 			r.metrics.lag.Set(0)
 			continue
 		}
-		if !r.write(ctx, items, writeBo) {
-			return // ctx ended; the unacknowledged items will come again
+		select {
+		case batches <- items:
+		case <-ctx.Done():
+			return
 		}
-		r.ack(ctx, items, readBo)
 	}
 }
 

@@ -44,6 +44,8 @@ type Config struct {
 	Consumer string
 	// BatchSize caps the results written per transaction (default 500).
 	BatchSize int
+	// Writers is how many batches are written concurrently (default 2).
+	Writers int
 	// ReadBlock is how long one read of the feed waits for results (default 2s).
 	ReadBlock time.Duration
 	// Retention deletes results finished longer ago than this; 0 keeps them.
@@ -68,6 +70,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 500
+	}
+	if c.Writers <= 0 {
+		c.Writers = 2
 	}
 	if c.ReadBlock <= 0 {
 		c.ReadBlock = 2 * time.Second
@@ -105,6 +110,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchSize < 0 || c.BatchSize > 10_000 {
 		errs = append(errs, errors.New("--batch-size must be between 1 and 10000"))
+	}
+	if c.Writers < 0 || c.Writers > 16 {
+		errs = append(errs, errors.New("--writers must be between 1 and 16"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("storage: %w", err)

@@ -22,8 +22,6 @@ CREATE TABLE submissions (
     stored_at       INTEGER NOT NULL
 );
 CREATE INDEX submissions_finished_idx ON submissions (finished_at DESC, id DESC);
-CREATE INDEX submissions_status_idx ON submissions (status, finished_at DESC, id DESC);
-CREATE INDEX submissions_language_idx ON submissions (language, finished_at DESC, id DESC);
 CREATE INDEX submissions_api_key_idx ON submissions (api_key_id, finished_at DESC, id DESC);
 
 -- Accepted submissions of the in-process queue (queue.Journal), removed
