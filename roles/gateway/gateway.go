@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -226,6 +227,8 @@ type Role struct {
 	metrics  *metrics
 	now      func() time.Time
 	routes   []route
+	specOnce sync.Once
+	spec     []byte
 	// probes are readiness checks of remote dependencies.
 	probes map[string]httpx.Check
 }

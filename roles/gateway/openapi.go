@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"sort"
@@ -8,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/version"
 )
 
@@ -159,8 +159,13 @@ func operationID(rt route) string {
 	return b.String()
 }
 
+// handleOpenAPI serves the document, generated once (the routes and types
+// do not change while the process runs).
 func (r *Role) handleOpenAPI(w http.ResponseWriter, _ *http.Request) {
-	httpx.WriteJSON(w, http.StatusOK, r.openAPI())
+	r.specOnce.Do(func() { r.spec, _ = json.Marshal(r.openAPI()) })
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(r.spec)
 }
 
 // schemaGen turns Go types into JSON Schema (OpenAPI 3.1 dialect). Named
