@@ -86,6 +86,13 @@ func retryAfter(err error, def time.Duration) time.Duration {
 
 // writeError answers err in the shape of api, logging server-side failures.
 func (r *Role) writeError(w http.ResponseWriter, req *http.Request, err error, api string) {
+	if req.Context().Err() != nil {
+		// The client went away (or the server is stopping): nobody reads
+		// the answer, and it is not the backing services' failure.
+		httpx.Logger(req.Context(), r.log).Debug("request abandoned", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	p := problemFor(err)
 	if p.Status >= 500 {
 		httpx.Logger(req.Context(), r.log).Error("request failed", "err", err, "status", p.Status)
