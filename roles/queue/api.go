@@ -177,6 +177,16 @@ func (a *api) lease(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	if r.Context().Err() != nil {
+		// The worker gave up waiting (shutting down): hand the job back now
+		// rather than let it wait out the lease as a failed delivery.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+		defer cancel()
+		if err := a.q.Release(ctx, l); err != nil {
+			httpx.Logger(r.Context(), a.log).Warn("release of an unclaimed lease failed", "id", l.Job.ID, "err", err)
+		}
+		return
+	}
 	httpx.WriteJSON(w, http.StatusOK, l)
 }
 
