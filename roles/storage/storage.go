@@ -204,10 +204,10 @@ func (r *Role) Store() store.Store { return r.store }
 // Journal returns the embedded store's journal for the in-process queue, or
 // nil when the role uses PostgreSQL.
 func (r *Role) Journal() queue.Journal {
-	if r.sqlite == nil {
-		return nil
+	if j, ok := r.store.(queue.Journal); ok {
+		return j
 	}
-	return r.sqlite
+	return nil
 }
 
 // Migrate applies the schema migrations once (PostgreSQL; the embedded store
