@@ -22,11 +22,13 @@ func newQueueCmd(g *globals) *cobra.Command {
 heartbeats, dead letters, a results stream for storage), served to gateways and
 workers over the internal API under /queue/v1.
 
-Durability: with Redis appendonly yes and appendfsync always, a job the queue
-accepted survives kill -9 of any process and a Redis restart; with appendfsync
-everysec (Redis' default) a Redis crash or host power loss may forget up to the
-last second of accepted jobs and state changes (a process restart of Redis with
-a clean shutdown loses nothing).`,
+Durability (Redis with appendonly yes): a job the queue accepted survives kill -9
+of any execbox process. With appendfsync always it also survives kill -9 of
+Redis and a host crash. With appendfsync everysec it survives a Redis restart
+or kill -9 (except while the disk stalls, when Redis may delay the write by up
+to 2 s), and a host crash may lose the last 1-2 s of accepted jobs and state
+changes (undone leases and completions mean those jobs run again). Configure
+Redis with maxmemory-policy noeviction.`,
 		Args: cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())

@@ -9,6 +9,30 @@
 // longer than the visibility timeout is claimed again by the next Lease. The
 // lease token in the hash makes a late Complete from an expired delivery
 // fail with queue.ErrLeaseLost.
+//
+// Durability. A call returns only after Redis answered, and Redis answers a
+// script only after appending its effects (as one MULTI/EXEC block) to the
+// append-only file. So with appendonly yes:
+//   - kill -9 of any execbox process loses nothing: the queue role keeps no
+//     state of its own, and a dead worker's leases expire after the
+//     visibility timeout and are delivered again (up to MaxDeliveries).
+//   - appendfsync always: nothing acknowledged is lost, whether Redis is
+//     killed, restarted, or the host crashes (the fsync precedes the reply).
+//   - appendfsync everysec: kill -9 or a restart of Redis normally loses
+//     nothing (the write(2) to the file precedes the reply and the kernel
+//     keeps the data), except while the disk stalls, when Redis may postpone
+//     that write by up to 2 s; a host crash (kernel panic, power loss) may
+//     lose the last 1-2 s of acknowledged changes. Jobs accepted in that
+//     window are gone; leases and completions in it are undone, so those
+//     jobs run again (at-least-once).
+//   - with appendonly no, a Redis restart loses everything since the last
+//     RDB snapshot.
+//
+// Pub/sub notifications are not durable: the listener wakes every waiter
+// when it re-subscribes, and waiters re-check on a timer as well.
+//
+// Give Redis maxmemory-policy noeviction: evicting a job's hash would lose
+// the job.
 package redisq
 
 import (

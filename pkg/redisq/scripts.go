@@ -25,6 +25,7 @@ end
 // channel, hasIdem. Waiting leasers are woken only when the queue was
 // empty: a leaser sleeps only after it saw an empty queue.
 var enqueueScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'ok', ''} end -- a retried call
 if ARGV[7] == '1' then
   local ex = redis.call('GET', KEYS[4])
   if ex then return {'dup', ex} end

@@ -97,7 +97,9 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 		if cfg.RedisPoolSize > 0 {
 			opt.PoolSize = cfg.RedisPoolSize
 		}
-		opt.MaxRetries = 2
+		// No automatic retries: a script whose reply was lost must not run
+		// twice (a second lease would strand a job). Callers retry.
+		opt.MaxRetries = -1
 		r.rdb = redis.NewClient(opt)
 		r.rq = redisq.New(r.rdb, redisq.Options{
 			Prefix: cfg.RedisPrefix, Visibility: cfg.Visibility, MaxDeliveries: cfg.MaxDeliveries,
