@@ -1,10 +1,13 @@
 package redisq_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/queuetest"
 	"github.com/execbox/app/pkg/redisq"
@@ -35,4 +38,84 @@ func TestContract(t *testing.T) {
 			Visibility: o.Visibility, MaxDeliveries: o.MaxDeliveries, MaxLength: o.MaxLength, FeedRedeliver: o.FeedRedeliver,
 		})
 	})
+}
+
+func rdbFor(t *testing.T) (*redis.Client, string) {
+	t.Helper()
+	url, prefix := testenv.Redis(t)
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb, prefix
+}
+
+func complete(t *testing.T, ctx context.Context, q *redisq.Queue) job.Submission {
+	t.Helper()
+	s, err := q.Enqueue(ctx, queuetest.Req(job.PriorityNormal, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := q.Lease(ctx, "w", time.Second)
+	if err != nil || l == nil {
+		t.Fatalf("Lease = %v, %v", l, err)
+	}
+	if err := q.Complete(ctx, l, job.Result{Status: job.StatusAccepted}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// A storage consumer that restarts gets back, at once, what it read and
+// never acknowledged (not only after FeedRedeliver).
+func TestFeedRereadsOwnPendingAfterRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := rdbFor(t)
+	q1 := redisq.New(rdb, redisq.Options{Prefix: prefix})
+	defer q1.Close()
+	s := complete(t, ctx, q1)
+	items, err := q1.Read(ctx, "storage-1", 10, time.Second)
+	if err != nil || len(items) != 1 || items[0].Submission.ID != s.ID {
+		t.Fatalf("Read = %+v, %v; want %s", items, err, s.ID)
+	}
+	q2 := redisq.New(rdb, redisq.Options{Prefix: prefix}) // the restarted process
+	defer q2.Close()
+	again, err := q2.Read(ctx, "storage-1", 10, 100*time.Millisecond)
+	if err != nil || len(again) != 1 || again[0].ID != items[0].ID {
+		t.Fatalf("Read after restart = %+v, %v; want the unacknowledged %s", again, err, items[0].ID)
+	}
+	if err := q2.Ack(ctx, again[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := q2.Read(ctx, "storage-1", 10, 100*time.Millisecond); err != nil || len(rest) != 0 {
+		t.Fatalf("Read after Ack = %+v, %v; want nothing", rest, err)
+	}
+}
+
+// If Redis loses its data (restart without persistence), the queue
+// recreates its consumer groups and keeps working.
+func TestRecreatesGroupsAfterDataLoss(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := rdbFor(t)
+	q := redisq.New(rdb, redisq.Options{Prefix: prefix})
+	defer q.Close()
+	complete(t, ctx, q)
+	keys, err := rdb.Keys(ctx, prefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("keys under %s: %v, %v", prefix, keys, err)
+	}
+	if err := rdb.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := complete(t, ctx, q)
+	if got, err := q.Get(ctx, s.ID); err != nil || got.Status != job.StatusAccepted {
+		t.Fatalf("Get = %+v, %v; want accepted", got, err)
+	}
+	if items, err := q.Read(ctx, "c", 10, time.Second); err != nil || len(items) != 1 {
+		t.Fatalf("feed Read = %+v, %v; want the one result", items, err)
+	}
 }
