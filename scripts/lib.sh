@@ -92,6 +92,7 @@ ensure_packages() {
 	command -v runuser >/dev/null || missing+=(util-linux)
 	command -v flock >/dev/null || missing+=(util-linux)
 	command -v sha256sum >/dev/null || missing+=(coreutils)
+	command -v curl >/dev/null || missing+=(curl) # the README examples test runs curl
 	if [[ ${#missing[@]} -gt 0 ]]; then
 		# de-duplicate, keep order
 		local -A seen=()
