@@ -17,7 +17,9 @@ func newBenchStorageCmd(g *globals) *cobra.Command {
 		Long: `Benchmark results/s written to PostgreSQL by one storage consumer (the real
 role, batched, acknowledging after commit) against baselines measured in the
 same run on the same rows: one INSERT per result, and pgx CopyFrom. Each mode
-runs on a fresh scratch database created on the server and dropped afterwards.`,
+runs on a fresh scratch database created on the server and dropped afterwards.
+With --redis-url the consumer is also measured reading the queue's real
+results stream (filled through the Redis queue first, not timed).`,
 		Args: cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())
@@ -25,6 +27,8 @@ runs on a fresh scratch database created on the server and dropped afterwards.`,
 	fs.Int(&opt.Results, "results", "EXECBOX_BENCH_RESULTS", 20000, "results the consumer writes")
 	fs.Int(&opt.SingleRows, "single-rows", "EXECBOX_BENCH_SINGLE_ROWS", 3000, "results the single-row baseline writes")
 	fs.Int(&opt.BatchSize, "batch-size", "EXECBOX_STORAGE_BATCH_SIZE", 500, "consumer batch size")
+	fs.String(&opt.RedisURL, "redis-url", "REDIS_URL", "", "also measure the consumer reading the real Redis results stream (optional)")
+	fs.Int(&opt.RedisResults, "redis-results", "EXECBOX_BENCH_REDIS_RESULTS", 5000, "results put on the Redis stream for that mode")
 	fs.Int(&opt.Writers, "writers", "EXECBOX_STORAGE_WRITERS", 2, "consumer's concurrent batch writers")
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := fs.Err(); err != nil {
