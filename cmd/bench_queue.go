@@ -25,7 +25,7 @@ Goal: at least 5,000 jobs/s end to end on Redis.`,
 	fs := flagenv.New(c.Flags())
 	fs.String(&opt.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL (required)")
 	fs.Int(&opt.Jobs, "jobs", "EXECBOX_BENCH_JOBS", 20000, "jobs per phase")
-	fs.Int(&opt.Concurrency, "concurrency", "EXECBOX_BENCH_CONCURRENCY", 32, "producers, and workers")
+	fs.Int(&opt.Concurrency, "concurrency", "EXECBOX_BENCH_CONCURRENCY", 64, "producers, and workers")
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := fs.Err(); err != nil {
 			return err

@@ -31,7 +31,7 @@ type QueueOptions struct {
 	RedisURL string
 	// Jobs per phase (default 20000).
 	Jobs int
-	// Concurrency is the number of producers and of workers (default 32).
+	// Concurrency is the number of producers and of workers (default 64).
 	Concurrency int
 	Log         *slog.Logger
 }
@@ -71,7 +71,7 @@ func Queue(ctx context.Context, opt QueueOptions, out io.Writer) (QueueReport, e
 		opt.Jobs = 20000
 	}
 	if opt.Concurrency <= 0 {
-		opt.Concurrency = 32
+		opt.Concurrency = 64
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
