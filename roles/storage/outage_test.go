@@ -158,7 +158,7 @@ func TestStartsWhilePostgresDown(t *testing.T) {
 	ctx := testCtx(t, time.Minute)
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
-		if err := r.ready(ctx); err == nil {
+		if err := r.databaseReady(ctx); err == nil {
 			t.Fatal("ready while PostgreSQL is down")
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -168,10 +168,10 @@ func TestStartsWhilePostgresDown(t *testing.T) {
 	}
 	pg.Start()
 	waitAcked(t, feed, 50, 30*time.Second)
-	for r.ready(ctx) != nil {
+	for r.databaseReady(ctx) != nil {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("not ready after PostgreSQL came up: %v", r.ready(ctx))
+			t.Fatalf("not ready after PostgreSQL came up: %v", r.databaseReady(ctx))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -231,26 +231,52 @@ func (r *Role) Close() { r.close() }
 
 // Register adds the role's readiness checks and metrics to srv.
 func (r *Role) Register(srv *httpx.Server) {
-	srv.AddCheck("storage", r.ready)
+	// One check per dependency, named for it, so /ready says which is down.
+	db := "postgres"
+	if r.pg == nil {
+		db = "sqlite"
+	}
+	srv.AddCheck(db, r.databaseReady)
+	if r.feed != nil {
+		feed := "results feed"
+		if r.cfg.RedisURL != "" {
+			feed = "redis"
+		}
+		srv.AddCheck(feed, r.feedReady)
+	}
 	r.metrics.register(srv.Registry())
 }
 
-// ready fails while the schema is not migrated, the last write failed or the
-// database does not answer, and while the feed cannot be read.
-func (r *Role) ready(ctx context.Context) error {
+// databaseReady reports whether the store is migrated, its last write
+// succeeded and it answers now.
+func (r *Role) databaseReady(ctx context.Context) error {
 	r.mu.Lock()
-	migrated, werr, rerr := r.migrated, r.writeErr, r.readErr
+	migrated, werr := r.migrated, r.writeErr
 	r.mu.Unlock()
 	switch {
 	case !migrated:
+		if p, ok := r.store.(store.Pinger); ok {
+			if err := p.Ping(ctx); err != nil {
+				return err
+			}
+		}
 		return errors.New("database not migrated yet")
 	case werr != nil:
 		return fmt.Errorf("writes failing: %w", werr)
-	case rerr != nil:
-		return fmt.Errorf("results feed failing: %w", rerr)
 	}
 	if p, ok := r.store.(store.Pinger); ok {
 		return p.Ping(ctx)
+	}
+	return nil
+}
+
+// feedReady reports whether the last read of the results feed succeeded.
+func (r *Role) feedReady(context.Context) error {
+	r.mu.Lock()
+	rerr := r.readErr
+	r.mu.Unlock()
+	if rerr != nil {
+		return fmt.Errorf("results feed failing: %w", rerr)
 	}
 	return nil
 }
