@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/client"
@@ -151,6 +152,9 @@ type Driver struct {
 
 	removals sync.WaitGroup
 	started  chan struct{}
+	// startErr is why the last start attempt failed (Docker unreachable),
+	// reported by Ready while Run retries.
+	startErr atomic.Pointer[error]
 	closed   chan struct{}
 	rng      *rand.Rand
 	rngMu    sync.Mutex
@@ -186,22 +190,31 @@ func (d *Driver) Config() Config { return d.cfg }
 // Run prepares the driver (orphan cleanup, agent volume, pulls, warm
 // pools), serves until ctx ends, then removes every sandbox it owns.
 func (d *Driver) Run(ctx context.Context) error {
-	if err := d.removeOrphans(ctx); err != nil {
-		return err
+	// Docker may be down or still starting: retry with backoff instead of
+	// failing the process, and report not ready meanwhile.
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		err := d.prepare(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		d.startErr.Store(&err)
+		d.log.Warn("sandbox driver cannot start yet, retrying", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
 	}
+	d.startErr.Store(nil)
 	if d.cfg.Pull {
 		for _, l := range d.cfg.Catalog.All() {
 			if err := d.images.ensure(ctx, l.Image); err != nil {
 				d.log.Error("pull at start failed", "language", l.ID, "image", l.Image, "err", err)
 			}
 		}
-	}
-	if img := d.images.anyPresent(ctx, d.cfg.Catalog); img != "" {
-		if err := d.agent.ensure(ctx, img); err != nil {
-			return fmt.Errorf("sandbox: agent volume: %w", err)
-		}
-	} else {
-		d.log.Warn("no sandbox image is present yet; the agent volume will be filled after the first pull")
 	}
 	poolCtx, stopPools := context.WithCancel(ctx)
 	var poolsDone sync.WaitGroup
@@ -228,6 +241,24 @@ func (d *Driver) Run(ctx context.Context) error {
 	return d.removeOrphans(cctx)
 }
 
+// prepare removes orphans of this instance and fills the agent volume.
+func (d *Driver) prepare(ctx context.Context) error {
+	if _, err := d.docker.Ping(ctx); err != nil {
+		return fmt.Errorf("docker: %w", err)
+	}
+	if err := d.removeOrphans(ctx); err != nil {
+		return err
+	}
+	if img := d.images.anyPresent(ctx, d.cfg.Catalog); img != "" {
+		if err := d.agent.ensure(ctx, img); err != nil {
+			return fmt.Errorf("sandbox: agent volume: %w", err)
+		}
+	} else {
+		d.log.Warn("no sandbox image is present yet; the agent volume will be filled after the first pull")
+	}
+	return nil
+}
+
 func (d *Driver) poolLanguages(ctx context.Context) []catalog.Language {
 	want := map[string]bool{}
 	for _, id := range d.cfg.PoolLanguages {
@@ -250,6 +281,9 @@ func (d *Driver) Ready(ctx context.Context) error {
 	select {
 	case <-d.started:
 	default:
+		if err := d.startErr.Load(); err != nil {
+			return fmt.Errorf("sandbox driver not started: %w", *err)
+		}
 		return errors.New("sandbox driver starting")
 	}
 	if _, err := d.docker.Ping(ctx); err != nil {
