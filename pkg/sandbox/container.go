@@ -294,7 +294,9 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 func (b *boundedBuffer) snapshot() ([]byte, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes()), b.overflow
+	// The agent writes nothing after its result line; later writes (if any)
+	// only append past this slice.
+	return b.buf.Bytes(), b.overflow
 }
 
 func (b *boundedBuffer) Bytes() []byte {

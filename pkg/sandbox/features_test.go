@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -279,4 +280,69 @@ func TestOrphansRemovedAtStart(t *testing.T) {
 	if left := containers(t, b.docker, inst); len(left) != 0 {
 		t.Errorf("orphans left after start: %v", left)
 	}
+}
+
+// Every sandbox carries the full hardening, checked on a pooled container
+// through the Docker API.
+func TestHardening(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *sandbox.Config) { c.PoolSize = 1; c.PoolLanguages = []string{"bash"} })
+	var id string
+	for deadline := time.Now().Add(30 * time.Second); id == ""; {
+		list, err := b.docker.ContainerList(context.Background(), container.ListOptions{
+			Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelExecutor+"="+b.instance), filters.Arg("status", "running")),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) > 0 {
+			id = list[0].ID
+		} else if time.Now().After(deadline) {
+			t.Fatal("no pooled sandbox")
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	ins, err := b.docker.ContainerInspect(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := ins.HostConfig
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"network none", string(hc.NetworkMode) == "none"},
+		{"read-only root", hc.ReadonlyRootfs},
+		{"not privileged", !hc.Privileged},
+		{"ipc none", string(hc.IpcMode) == "none"},
+		{"cap drop ALL", len(hc.CapDrop) == 1 && hc.CapDrop[0] == "ALL"},
+		{"cap add only SETUID SETGID KILL", capSet(hc.CapAdd) == "KILL,SETGID,SETUID"},
+		{"no-new-privileges", strings.Join(hc.SecurityOpt, ",") == "no-new-privileges"},
+		{"pids limit", hc.PidsLimit != nil && *hc.PidsLimit > 0 && *hc.PidsLimit <= 256},
+		{"memory limit, swap equal", hc.Memory > 0 && hc.MemorySwap == hc.Memory},
+		{"cpu quota", hc.NanoCPUs > 0},
+		{"log driver none", hc.LogConfig.Type == "none"},
+		{"no binds", len(hc.Binds) == 0},
+		{"only the agent volume, read-only", len(hc.Mounts) == 1 && hc.Mounts[0].ReadOnly && hc.Mounts[0].Target == sandbox.AgentDir},
+		{"tmpfs /box capped", strings.Contains(hc.Tmpfs["/box"], "size=")},
+		{"tmpfs /tmp capped", strings.Contains(hc.Tmpfs["/tmp"], "size=")},
+		{"ulimits nofile, fsize, core=0", len(hc.Ulimits) == 3 && hc.Ulimits[2].Name == "core" && hc.Ulimits[2].Hard == 0},
+		{"labelled", ins.Config.Labels[sandbox.LabelExecutor] == b.instance},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("hardening: %s: not so (%+v)", c.name, hc)
+		}
+	}
+}
+
+// capSet normalises capability names ("CAP_KILL" and "KILL") and sorts them.
+func capSet(caps []string) string {
+	out := make([]string, len(caps))
+	for i, c := range caps {
+		out[i] = strings.TrimPrefix(strings.ToUpper(c), "CAP_")
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
 }
