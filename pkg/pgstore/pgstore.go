@@ -3,8 +3,10 @@
 // Rows follow pkg/store/record: scalar columns for filters, ordering and
 // stats, and the whole submission as a bytea document, so NUL and invalid
 // UTF-8 anywhere in a submission survive. Put writes a whole batch with one
-// multi-row INSERT ... SELECT FROM unnest(...) ON CONFLICT (id) DO NOTHING:
-// one round trip per batch, idempotent by submission id.
+// multi-row INSERT ... SELECT FROM unnest(...) ON CONFLICT (id) DO UPDATE
+// ... WHERE the stored row finished earlier: one round trip per batch,
+// idempotent by submission id, and a later attempt of the same submission (a
+// re-queued dead letter) replaces the earlier one.
 package pgstore
 
 import (
@@ -97,7 +99,13 @@ const insertSQL = `INSERT INTO submissions (id, status, language, version, api_k
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
 	$7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::float8[], $12::float8[],
 	$13::int8[], $14::int4[], $15::text[], $16::bool[], $17::int2[], $18::bytea[])
-ON CONFLICT (id) DO NOTHING`
+ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, language = EXCLUDED.language,
+	version = EXCLUDED.version, api_key_id = EXCLUDED.api_key_id, idempotency_key = EXCLUDED.idempotency_key,
+	executor = EXCLUDED.executor, created_at = EXCLUDED.created_at, started_at = EXCLUDED.started_at,
+	finished_at = EXCLUDED.finished_at, run_wall_ms = EXCLUDED.run_wall_ms, run_cpu_ms = EXCLUDED.run_cpu_ms,
+	memory_kb = EXCLUDED.memory_kb, exit_code = EXCLUDED.exit_code, files_sha256 = EXCLUDED.files_sha256,
+	cut = EXCLUDED.cut, doc_codec = EXCLUDED.doc_codec, doc = EXCLUDED.doc
+WHERE submissions.finished_at < EXCLUDED.finished_at`
 
 // Put implements store.Store.
 func (s *Store) Put(ctx context.Context, subs []job.Submission) error {
@@ -105,22 +113,32 @@ func (s *Store) Put(ctx context.Context, subs []job.Submission) error {
 	return err
 }
 
-// PutCount is Put that also reports how many submissions were new.
+// PutCount is Put that also reports how many rows it wrote (new submissions
+// and newer attempts).
 func (s *Store) PutCount(ctx context.Context, subs []job.Submission) (int, error) {
 	if len(subs) == 0 {
 		return 0, nil
 	}
-	var c columns
-	seen := make(map[string]struct{}, len(subs))
+	// One row per id (ON CONFLICT cannot touch a row twice in one
+	// statement): the attempt that finished last.
+	recs := make([]record.Record, 0, len(subs))
+	at := make(map[string]int, len(subs))
 	for _, sub := range subs {
 		r, err := record.New(sub, s.lim)
 		if err != nil {
 			return 0, err
 		}
-		if _, dup := seen[r.ID]; dup {
+		if i, dup := at[r.ID]; dup {
+			if r.FinishedAt.After(recs[i].FinishedAt) {
+				recs[i] = r
+			}
 			continue
 		}
-		seen[r.ID] = struct{}{}
+		at[r.ID] = len(recs)
+		recs = append(recs, r)
+	}
+	var c columns
+	for _, r := range recs {
 		c.add(r)
 	}
 	tag, err := s.pool.Exec(ctx, insertSQL, c.args()...)

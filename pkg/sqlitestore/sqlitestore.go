@@ -183,7 +183,14 @@ func (s *Store) Put(ctx context.Context, subs []job.Submission) error {
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO submissions (id, status, language, version, api_key_id,
 		idempotency_key, executor, created_at, started_at, finished_at, run_wall_ms, run_cpu_ms, memory_kb,
 		exit_code, files_sha256, cut, doc_codec, doc, stored_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, language = excluded.language,
+			version = excluded.version, api_key_id = excluded.api_key_id, idempotency_key = excluded.idempotency_key,
+			executor = excluded.executor, created_at = excluded.created_at, started_at = excluded.started_at,
+			finished_at = excluded.finished_at, run_wall_ms = excluded.run_wall_ms, run_cpu_ms = excluded.run_cpu_ms,
+			memory_kb = excluded.memory_kb, exit_code = excluded.exit_code, files_sha256 = excluded.files_sha256,
+			cut = excluded.cut, doc_codec = excluded.doc_codec, doc = excluded.doc, stored_at = excluded.stored_at
+		WHERE submissions.finished_at < excluded.finished_at`)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: put: %w", err)
 	}

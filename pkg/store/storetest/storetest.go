@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"PutGet", testPutGet},
 		{"GetNotFound", testGetNotFound},
 		{"IdempotentReplay", testIdempotentReplay},
+		{"NewerAttemptReplaces", testNewerAttempt},
 		{"ListFilters", testListFilters},
 		{"Pagination", testPagination},
 		{"PaginationStableUnderInserts", testPaginationConcurrent},
@@ -139,6 +140,34 @@ func testGetNotFound(t *testing.T, s store.Store) {
 	_, err := s.Get(ctxT(t), job.NewID(base))
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Get(unknown) err = %v, want ErrNotFound", err)
+	}
+}
+
+// testNewerAttempt: a dead-lettered job that an operator re-queues finishes
+// again later; its newer result replaces the stored one, and replaying the
+// older one afterwards changes nothing.
+func testNewerAttempt(t *testing.T, s store.Store) {
+	old := Sub(base, job.StatusInternalError, "python", "k", 10)
+	put(t, s, old)
+	newer := Sub(base, job.StatusAccepted, "python", "k", 12)
+	newer.ID, newer.CreatedAt = old.ID, old.CreatedAt
+	newer.FinishedAt = old.FinishedAt.Add(time.Minute)
+	res := *newer.Result
+	res.FinishedAt = newer.FinishedAt
+	newer.Result = &res
+	put(t, s, newer)
+	put(t, s, old)
+	if got := mustGet(t, s, old.ID); canon(t, got) != canon(t, newer) {
+		t.Errorf("Get = %s, want the newer attempt %s", canon(t, got), canon(t, newer))
+	}
+	// Both attempts in one batch: the newer wins whatever the order.
+	other := Sub(base.Add(time.Second), job.StatusInternalError, "python", "k", 10)
+	otherNewer := other
+	otherNewer.Status = job.StatusAccepted
+	otherNewer.FinishedAt = other.FinishedAt.Add(time.Minute)
+	put(t, s, otherNewer, other)
+	if got := mustGet(t, s, other.ID); got.Status != job.StatusAccepted {
+		t.Errorf("batch with two attempts stored %s, want the newer (accepted)", got.Status)
 	}
 }
 
