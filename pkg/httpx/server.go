@@ -105,7 +105,55 @@ func (s *Server) AddCheck(name string, c Check) {
 
 // Handler returns the server's full handler chain (for tests).
 func (s *Server) Handler() http.Handler {
-	return s.recover(s.observe(s.mux))
+	return s.recover(s.observe(http.HandlerFunc(s.route)))
+}
+
+// route serves the request through the mux, but answers an unknown path
+// (404) or method (405, with Allow) with problem+json like every other
+// error, not the mux's plain text.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	cw := &captureWriter{header: http.Header{}}
+	h.ServeHTTP(cw, r)
+	if cw.status != http.StatusNotFound && cw.status != http.StatusMethodNotAllowed {
+		// A redirect (trailing slash, cleaned path): pass it on as is.
+		for k, v := range cw.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(cw.status)
+		return
+	}
+	if allow := cw.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	p := Problem{Status: cw.status, Code: "not_found", Detail: "no such endpoint: " + r.Method + " " + r.URL.Path}
+	if cw.status == http.StatusMethodNotAllowed {
+		p.Code, p.Detail = "method_not_allowed", r.Method+" is not allowed here; allowed: "+cw.header.Get("Allow")
+	}
+	WriteProblem(w, r, p)
+}
+
+// captureWriter records what the mux's fallback handlers answer.
+type captureWriter struct {
+	header http.Header
+	status int
+}
+
+func (c *captureWriter) Header() http.Header { return c.header }
+func (c *captureWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (c *captureWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
 }
 
 // Addr blocks until the server listens and returns its address.
