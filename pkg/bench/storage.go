@@ -268,22 +268,31 @@ func consumerRun(ctx context.Context, dbURL string, subs []job.Submission, opt S
 	if err != nil {
 		return 0, err
 	}
+	if err := consume(ctx, r, feed.done); err != nil {
+		return 0, err
+	}
+	feed.mu.Lock()
+	defer feed.mu.Unlock()
+	return feed.last.Sub(feed.first), nil
+}
+
+// consume runs the storage role until done closes (its feed saw the last
+// acknowledgement), then stops it.
+func consume(ctx context.Context, r *storage.Role, done <-chan struct{}) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	werr := make(chan error, 1)
 	go func() { werr <- r.Work(wctx) }()
 	select {
-	case <-feed.done:
+	case <-done:
 	case err := <-werr:
-		return 0, fmt.Errorf("storage stopped: %v", err)
+		return fmt.Errorf("storage stopped: %v", err)
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return ctx.Err()
 	}
 	cancel()
 	<-werr
-	feed.mu.Lock()
-	defer feed.mu.Unlock()
-	return feed.last.Sub(feed.first), nil
+	return nil
 }
 
 // storageFeed is a preloaded queue.ResultFeed.
@@ -363,19 +372,9 @@ func redisConsumerRun(ctx context.Context, dbURL string, subs []job.Submission, 
 	if err != nil {
 		return 0, err
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	werr := make(chan error, 1)
-	go func() { werr <- r.Work(wctx) }()
-	select {
-	case <-feed.done:
-	case err := <-werr:
-		return 0, fmt.Errorf("storage stopped: %v", err)
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	if err := consume(ctx, r, feed.done); err != nil {
+		return 0, err
 	}
-	cancel()
-	<-werr
 	feed.mu.Lock()
 	defer feed.mu.Unlock()
 	return feed.last.Sub(feed.first), nil

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,11 +84,11 @@ func subset(want, got any, path string) []string {
 	case []any:
 		g, ok := got.([]any)
 		if !ok || len(g) != len(w) {
-			return []string{path + ": want an array of " + string(rune('0'+len(w)))}
+			return []string{fmt.Sprintf("%s: want an array of %d", path, len(w))}
 		}
 		var diffs []string
 		for i := range w {
-			diffs = append(diffs, subset(w[i], g[i], path+"["+string(rune('0'+i))+"]")...)
+			diffs = append(diffs, subset(w[i], g[i], fmt.Sprintf("%s[%d]", path, i))...)
 		}
 		return diffs
 	default:
