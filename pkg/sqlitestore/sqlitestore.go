@@ -12,13 +12,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue"
@@ -87,11 +89,44 @@ func Open(ctx context.Context, path string, log *slog.Logger, opts Options) (*St
 	if s.clock == nil {
 		s.clock = time.Now
 	}
-	if _, err := s.Migrate(ctx, log); err != nil {
+	if err := migrateWhileBusy(ctx, s, log); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// migrateWhileBusy runs Migrate, retrying while SQLite answers SQLITE_BUSY.
+// Two processes opening one brand-new file race to switch it to WAL, and
+// that switch can fail with SQLITE_BUSY without consulting busy_timeout;
+// the loser only has to try again once the winner is done.
+func migrateWhileBusy(ctx context.Context, s *Store, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	wait := 5 * time.Millisecond
+	for {
+		_, err := s.Migrate(ctx, log)
+		if err == nil || !isBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait + rand.N(wait)):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED
+// (extended codes included).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.Code() & 0xff
+	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
 }
 
 // Close closes the database.
