@@ -39,6 +39,11 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
 }
 
+func TestKeysContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunKeys(t, func(t *testing.T) store.KeyStore { return open(t) })
+}
+
 // TestMigrateConcurrent: two migrators racing on a fresh database both
 // succeed, and every migration is applied exactly once.
 func TestMigrateConcurrent(t *testing.T) {

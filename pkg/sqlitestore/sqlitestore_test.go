@@ -33,6 +33,11 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t, t.TempDir()) })
 }
 
+func TestKeysContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunKeys(t, func(t *testing.T) store.KeyStore { return open(t, t.TempDir()) })
+}
+
 // TestSurvivesReopen: results and the journal are in the file, not in memory.
 func TestSurvivesReopen(t *testing.T) {
 	t.Parallel()

@@ -7,7 +7,10 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/execbox/app/pkg/job"
 )
@@ -68,4 +71,82 @@ type Store interface {
 	// DeleteBefore deletes at most batch submissions finished before t and
 	// reports how many it deleted.
 	DeleteBefore(ctx context.Context, t time.Time, batch int) (int, error)
+}
+
+// API keys kept in the store (besides those in the gateway's configuration).
+// Only the SHA-256 of a key's secret is stored; the secret is shown once,
+// when the key is made, and never again.
+
+var (
+	// ErrKeyNotFound: no active key with that hash, or no key with that id.
+	ErrKeyNotFound = errors.New("API key not found")
+	// ErrKeyExists: a key with that id (or that hash) is already stored.
+	ErrKeyExists = errors.New("API key already exists")
+)
+
+// NewKey is a key to store: its id (recorded with its submissions, counted
+// by rate limits), a free-form name and the SHA-256 of its secret.
+type NewKey struct {
+	ID   string
+	Name string
+	Hash [32]byte
+}
+
+// MaxKeyIDLen and MaxKeyNameLen bound a key's id and name.
+const (
+	MaxKeyIDLen   = 64
+	MaxKeyNameLen = 200
+)
+
+// Validate checks the id (1 to 64 letters, digits, '.', '_' or '-') and the
+// name (at most 200 bytes, no control characters); errors wrap ErrInvalid.
+func (k NewKey) Validate() error {
+	if k.ID == "" || len(k.ID) > MaxKeyIDLen {
+		return fmt.Errorf("%w: key id must be 1 to %d characters", ErrInvalid, MaxKeyIDLen)
+	}
+	for _, c := range k.ID {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: key id %q may hold only letters, digits, '.', '_' and '-'", ErrInvalid, k.ID)
+		}
+	}
+	if len(k.Name) > MaxKeyNameLen || !utf8.ValidString(k.Name) {
+		return fmt.Errorf("%w: key name must be valid UTF-8 of at most %d bytes", ErrInvalid, MaxKeyNameLen)
+	}
+	for _, c := range k.Name {
+		if unicode.IsControl(c) {
+			return fmt.Errorf("%w: key name must not hold control characters", ErrInvalid)
+		}
+	}
+	if k.Hash == ([32]byte{}) {
+		return fmt.Errorf("%w: key hash is missing", ErrInvalid)
+	}
+	return nil
+}
+
+// Key is a stored key (never its secret or hash).
+type Key struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	// RevokedAt is zero while the key is active.
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+// Active reports whether the key has not been revoked.
+func (k Key) Active() bool { return k.RevokedAt.IsZero() }
+
+// KeyStore keeps API keys. PostgreSQL, the embedded store and the storage
+// role's client implement it; the gateway uses it when its store does.
+type KeyStore interface {
+	// CreateKey stores a new key; ErrKeyExists if the id or hash is taken
+	// (by an active or a revoked key: ids are never reused).
+	CreateKey(ctx context.Context, k NewKey) (Key, error)
+	// RevokeKey revokes the key with that id; ErrKeyNotFound if there is
+	// none. Revoking a revoked key changes nothing.
+	RevokeKey(ctx context.Context, id string) (Key, error)
+	// ListKeys returns every key, revoked ones too, oldest first.
+	ListKeys(ctx context.Context) ([]Key, error)
+	// LookupKey returns the active key whose secret hashes to hash;
+	// ErrKeyNotFound if none (revoked keys are not found).
+	LookupKey(ctx context.Context, hash [32]byte) (Key, error)
 }
