@@ -23,6 +23,7 @@ import (
 //	                                      or window (Go duration, default 24h)
 //	POST /storage/v1/submissions          {"submissions": [...]}: Put, 204
 //	POST /storage/v1/retention            {"before": time, "batch": n}: {"deleted": n}
+//	/storage/v1/keys...                   API keys, see keys.go
 const (
 	maxPutBody    = 64 << 20
 	defaultWindow = 24 * time.Hour
@@ -49,6 +50,7 @@ func newAPI(s store.Store, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /storage/v1/submissions", a.put)
 	mux.HandleFunc("GET /storage/v1/stats", a.stats)
 	mux.HandleFunc("POST /storage/v1/retention", a.retention)
+	a.mountKeys(mux) // keys.go
 	return mux
 }
 
