@@ -5,12 +5,17 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/pkg/store"
 )
 
 // apiKey is one configured key: an id (logged, stored with submissions)
@@ -68,7 +73,10 @@ func (kr *keyring) empty() bool { return len(kr.keys) == 0 }
 // hash is compared in constant time, so timing reveals nothing about which
 // key (or how much of one) matched.
 func (kr *keyring) lookup(secret string) (string, bool) {
-	h := sha256.Sum256([]byte(secret))
+	return kr.lookupHash(sha256.Sum256([]byte(secret)))
+}
+
+func (kr *keyring) lookupHash(h [sha256.Size]byte) (string, bool) {
 	found := -1
 	for i := range kr.keys {
 		if subtle.ConstantTimeCompare(h[:], kr.keys[i].hash[:]) == 1 {
@@ -114,11 +122,17 @@ func presentedKey(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// authenticate wraps an API handler: it resolves the caller or answers 401.
+// authenticate wraps an API handler: it resolves the caller or answers 401
+// (503 when the store that would tell is unreachable).
 func (r *Role) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var c caller
-		if r.keys.empty() {
+		open, err := r.authOpen(req.Context())
+		if err != nil {
+			r.authUnavailable(w, req, err)
+			return
+		}
+		if open {
 			host, _, err := net.SplitHostPort(req.RemoteAddr)
 			if err != nil {
 				host = req.RemoteAddr
@@ -133,7 +147,14 @@ func (r *Role) authenticate(next http.Handler) http.Handler {
 					Detail: "missing API key: send it as \"Authorization: Bearer KEY\", X-Api-Key or X-Auth-Token"})
 				return
 			}
-			id, ok := r.keys.lookup(secret)
+			h := sha256.Sum256([]byte(secret))
+			id, ok := r.keys.lookupHash(h)
+			if !ok && r.storeKeys != nil {
+				if id, ok, err = r.storeKeys.lookup(req.Context(), h); err != nil {
+					r.authUnavailable(w, req, err)
+					return
+				}
+			}
 			if !ok {
 				r.metrics.rejected.WithLabelValues("unauthenticated").Inc()
 				w.Header().Set("WWW-Authenticate", `Bearer realm="execbox", error="invalid_token"`)
@@ -145,4 +166,190 @@ func (r *Role) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), callerKey{}, c)))
 	})
+}
+
+// authUnavailable answers 503: the store that holds API keys did not answer,
+// so the key can be neither accepted nor refused.
+func (r *Role) authUnavailable(w http.ResponseWriter, req *http.Request, err error) {
+	r.metrics.rejected.WithLabelValues("auth_unavailable").Inc()
+	httpx.Logger(req.Context(), r.log).Warn("checking an API key failed", "err", err)
+	httpx.WriteProblem(w, req, httpx.Problem{Status: http.StatusServiceUnavailable, Title: "service unavailable", Code: "unavailable",
+		Detail: "cannot check API keys: storage is unavailable", RetryAfter: time.Second})
+}
+
+// authOpen reports whether the API is open (no key needed). The rule: a key
+// is required as soon as any key exists, in --api-keys or in the store (made
+// with "app storage keys create", even if revoked since). So the gateway is
+// open only when neither ever had one.
+func (r *Role) authOpen(ctx context.Context) (bool, error) {
+	if !r.keys.empty() {
+		return false, nil
+	}
+	if r.storeKeys == nil {
+		return true, nil
+	}
+	return r.storeKeys.open(ctx)
+}
+
+// logAuthRule says at start which rule is in force.
+func (r *Role) logAuthRule(ctx context.Context) {
+	n := len(r.keys.keys)
+	switch {
+	case r.storeKeys == nil && n == 0:
+		r.log.Warn("no API key configured: the gateway is open to anyone who can reach it (set EXECBOX_API_KEYS)")
+	case r.storeKeys == nil:
+		r.log.Info("API keys required", "config_keys", n)
+	case n > 0:
+		r.log.Info("API keys required: from --api-keys, then looked up in the store", "config_keys", n,
+			"cache_ttl", r.storeKeys.ttl)
+	default:
+		open, err := r.storeKeys.open(ctx)
+		switch {
+		case err != nil:
+			r.log.Warn("cannot tell yet whether API keys are required: the store does not answer; "+
+				"requests get 503 until it does", "err", err)
+		case open:
+			r.log.Warn("no API key in --api-keys or the store: the gateway is open to anyone who can reach it "+
+				"until a key is made (app storage keys create)", "recheck_every", r.storeKeys.ttl)
+		default:
+			r.log.Info("API keys required: looked up in the store", "cache_ttl", r.storeKeys.ttl)
+		}
+	}
+}
+
+// storeKeys looks presented keys up in the store, by hash, through a small
+// cache: answers (found and not found) are kept for ttl, so a key revoked in
+// the store stops working within ttl, a new one works within ttl of its
+// first refused use, and repeated bad keys cost one store lookup per ttl.
+// At most maxLookups lookups run at once, so a flood of distinct bad keys
+// queues here instead of piling onto storage.
+type storeKeys struct {
+	ks  store.KeyStore
+	ttl time.Duration
+	max int
+	now func() time.Time
+	log *slog.Logger
+	sem chan struct{}
+
+	mu    sync.Mutex
+	cache map[[sha256.Size]byte]keyEntry
+
+	// stateMu serialises the checks of whether the store has keys (one at a
+	// time; the others wait for its answer).
+	stateMu   sync.Mutex
+	state     authState
+	nextCheck time.Time
+	lastErr   error
+}
+
+type keyEntry struct {
+	id      string
+	found   bool
+	expires time.Time
+}
+
+type authState int
+
+const (
+	stateUnknown authState = iota
+	stateOpen
+	stateClosed // final: keys are never deleted, only revoked
+)
+
+const (
+	keyCacheSize = 10_000
+	maxLookups   = 16
+	// keyCheckTimeout bounds one store call of the auth path.
+	keyCheckTimeout = 5 * time.Second
+)
+
+func newStoreKeys(ks store.KeyStore, ttl time.Duration, now func() time.Time, log *slog.Logger) *storeKeys {
+	return &storeKeys{ks: ks, ttl: ttl, max: keyCacheSize, now: now, log: log,
+		sem: make(chan struct{}, maxLookups), cache: map[[sha256.Size]byte]keyEntry{}}
+}
+
+// lookup returns the id of the active stored key with hash h.
+func (s *storeKeys) lookup(ctx context.Context, h [sha256.Size]byte) (string, bool, error) {
+	s.mu.Lock()
+	e, hit := s.cache[h]
+	s.mu.Unlock()
+	if hit && s.now().Before(e.expires) {
+		return e.id, e.found, nil
+	}
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return "", false, ctx.Err()
+	}
+	defer func() { <-s.sem }()
+	ctx, cancel := context.WithTimeout(ctx, keyCheckTimeout)
+	defer cancel()
+	k, err := s.ks.LookupKey(ctx, h)
+	found := err == nil
+	if err != nil && !errors.Is(err, store.ErrKeyNotFound) {
+		return "", false, err
+	}
+	s.put(h, keyEntry{id: k.ID, found: found, expires: s.now().Add(s.ttl)})
+	return k.ID, found, nil
+}
+
+func (s *storeKeys) put(h [sha256.Size]byte, e keyEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.cache[h]; !ok && len(s.cache) >= s.max {
+		now := s.now()
+		for k, v := range s.cache {
+			if !now.Before(v.expires) {
+				delete(s.cache, k)
+			}
+		}
+		// Still full of live entries: drop arbitrary ones (map order).
+		for k := range s.cache {
+			if len(s.cache) < s.max {
+				break
+			}
+			delete(s.cache, k)
+		}
+	}
+	s.cache[h] = e
+}
+
+// open reports whether the store has no key at all. While it has none the
+// answer is re-checked every ttl; once it has one the answer is final. When
+// the store does not answer, the last answer stands; with none yet, the
+// error is returned (and the store asked again after a second at most).
+func (s *storeKeys) open(ctx context.Context) (bool, error) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	now := s.now()
+	switch {
+	case s.state == stateClosed:
+		return false, nil
+	case now.Before(s.nextCheck) && s.state == stateOpen:
+		return true, nil
+	case now.Before(s.nextCheck):
+		return false, s.lastErr
+	}
+	// One request's cancellation must not fail the check for the others.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyCheckTimeout)
+	defer cancel()
+	keys, err := s.ks.ListKeys(ctx)
+	if err != nil {
+		s.nextCheck = now.Add(min(s.ttl, time.Second))
+		if s.state == stateOpen {
+			s.log.Warn("checking the store for API keys failed; the gateway stays open", "err", err)
+			return true, nil
+		}
+		s.lastErr = fmt.Errorf("check the store for API keys: %w", err)
+		return false, s.lastErr
+	}
+	if len(keys) > 0 {
+		if s.state == stateOpen {
+			s.log.Info("API keys found in the store: the gateway now requires a key", "keys", len(keys))
+		}
+		s.state = stateClosed
+		return false, nil
+	}
+	s.state, s.nextCheck, s.lastErr = stateOpen, now.Add(s.ttl), nil
+	return true, nil
 }

@@ -1,15 +1,21 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/sqlitestore"
+	"github.com/execbox/app/pkg/store"
 )
 
 func sha(s string) string {
@@ -190,5 +196,203 @@ func TestMaxInFlight(t *testing.T) {
 	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 201)
 	if b.q.count() != 3 {
 		t.Fatalf("%d queued, want 3", b.q.count())
+	}
+}
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// countingKeys is the embedded store counting key lookups, and failing
+// every key call while down is set.
+type countingKeys struct {
+	*sqlitestore.Store
+	lookups, lists atomic.Int64
+	down           atomic.Bool
+}
+
+var errDown = errors.New("storage down (test)")
+
+func (c *countingKeys) LookupKey(ctx context.Context, h [32]byte) (store.Key, error) {
+	c.lookups.Add(1)
+	if c.down.Load() {
+		return store.Key{}, errDown
+	}
+	return c.Store.LookupKey(ctx, h)
+}
+
+func (c *countingKeys) ListKeys(ctx context.Context) ([]store.Key, error) {
+	c.lists.Add(1)
+	if c.down.Load() {
+		return nil, errDown
+	}
+	return c.Store.ListKeys(ctx)
+}
+
+func sqliteKeys(t *testing.T) *countingKeys {
+	t.Helper()
+	s, err := sqlitestore.OpenDir(t.Context(), t.TempDir(), testLogger(t), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return &countingKeys{Store: s}
+}
+
+func createKey(t *testing.T, s store.KeyStore, id, secret string) {
+	t.Helper()
+	if _, err := s.CreateKey(t.Context(), store.NewKey{ID: id, Hash: sha256.Sum256([]byte(secret))}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAuthStoreKeys: keys kept in the (real, embedded) store work beside
+// configured ones; answers are cached for the TTL, so revocation takes
+// effect within it; the gateway is open only until the first key exists.
+func TestAuthStoreKeys(t *testing.T) {
+	t.Parallel()
+	ks := sqliteKeys(t)
+	clk := &clock{t: time.Now()}
+	const ttl = 30 * time.Second
+	b := setup(t, func(c *Config, d *Deps) {
+		c.APIKeyCacheTTL = ttl
+		d.Store, d.Clock = ks, clk.now
+	})
+	body := map[string]any{"language": "python", "source": "1"}
+	post := func(want int, headers ...string) {
+		t.Helper()
+		wantStatus(t, b.do(t, "POST", "/v1/submissions", body, headers...), want)
+	}
+
+	// No key anywhere: open.
+	post(201)
+	createKey(t, ks, "bob", "ebx_bob")
+	post(201) // the "open" answer is cached for the TTL
+	clk.add(ttl)
+	post(401)
+	post(401, "Authorization", "Bearer ebx_nope")
+	post(201, "Authorization", "Bearer ebx_bob")
+	if got := b.q.last().APIKeyID; got != "bob" {
+		t.Fatalf("api_key_id = %q, want bob", got)
+	}
+
+	// Answers are cached: repeated keys, good or bad, cost one lookup.
+	before := ks.lookups.Load()
+	for range 5 {
+		post(201, "X-Api-Key", "ebx_bob")
+		post(401, "X-Api-Key", "ebx_nope")
+	}
+	if n := ks.lookups.Load() - before; n != 0 {
+		t.Errorf("%d store lookups for cached keys, want 0", n)
+	}
+	// A key made after its refusal works once the refusal expires.
+	createKey(t, ks, "carol", "ebx_carol")
+	post(401, "X-Api-Key", "ebx_nope")
+	clk.add(ttl)
+	createKey(t, ks, "nope", "ebx_nope")
+	post(201, "X-Api-Key", "ebx_nope")
+
+	// Revocation takes effect within the TTL.
+	post(201, "X-Api-Key", "ebx_bob") // looked up again, cached until now+TTL
+	if _, err := ks.RevokeKey(t.Context(), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	post(201, "X-Api-Key", "ebx_bob") // still cached
+	clk.add(ttl)
+	post(401, "X-Api-Key", "ebx_bob")
+
+	// Revoking every key does not open the gateway.
+	for _, id := range []string{"carol", "nope"} {
+		if _, err := ks.RevokeKey(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.add(ttl)
+	post(401)
+	post(401, "X-Api-Key", "ebx_carol")
+
+	// Storage down: a key not in the cache can be neither accepted nor
+	// refused (503); cached answers still hold.
+	createKey(t, ks, "dave", "ebx_dave")
+	post(201, "X-Api-Key", "ebx_dave")
+	ks.down.Store(true)
+	resp := b.do(t, "POST", "/v1/submissions", body, "X-Api-Key", "ebx_eve")
+	wantStatus(t, resp, 503)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	post(201, "X-Api-Key", "ebx_dave")
+}
+
+// TestAuthStoreAndConfigKeys: with --api-keys set, the store is asked only
+// for keys not configured, and whether it has keys does not matter.
+func TestAuthStoreAndConfigKeys(t *testing.T) {
+	t.Parallel()
+	ks := sqliteKeys(t)
+	b := setup(t, func(c *Config, d *Deps) {
+		c.APIKeys = "alice:" + sha("sa")
+		d.Store = ks
+	})
+	body := map[string]any{"language": "python", "source": "1"}
+	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 401)
+	wantStatus(t, b.do(t, "POST", "/v1/submissions", body, "X-Api-Key", "sa"), 201)
+	if n := ks.lookups.Load(); n != 0 {
+		t.Errorf("configured key looked up in the store %d times", n)
+	}
+	createKey(t, ks, "bob", "ebx_bob")
+	wantStatus(t, b.do(t, "POST", "/v1/submissions", body, "X-Api-Key", "ebx_bob"), 201)
+	if got := b.q.last().APIKeyID; got != "bob" {
+		t.Fatalf("api_key_id = %q, want bob", got)
+	}
+	if n := ks.lists.Load(); n != 0 {
+		t.Errorf("store listed %d times although keys are configured", n)
+	}
+}
+
+// TestAuthStoreUnknownAtStart: with no configured key and a store that has
+// never answered, requests get 503 (not an open gateway) until it answers.
+func TestAuthStoreUnknownAtStart(t *testing.T) {
+	t.Parallel()
+	ks := sqliteKeys(t)
+	ks.down.Store(true)
+	clk := &clock{t: time.Now()}
+	b := setup(t, func(_ *Config, d *Deps) { d.Store, d.Clock = ks, clk.now })
+	body := map[string]any{"language": "python", "source": "1"}
+	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 503)
+	ks.down.Store(false)
+	clk.add(time.Second)
+	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 201)
+	// Open, and the store goes down again: the last answer stands.
+	ks.down.Store(true)
+	clk.add(time.Hour)
+	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 201)
+}
+
+func TestKeyCacheBounded(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Now()}
+	s := newStoreKeys(sqliteKeys(t), time.Minute, clk.now, testLogger(t))
+	s.max = 10
+	for i := range 100 {
+		if _, ok, err := s.lookup(t.Context(), sha256.Sum256([]byte(strconv.Itoa(i)))); err != nil || ok {
+			t.Fatalf("lookup %d = %v, %v", i, ok, err)
+		}
+	}
+	if n := len(s.cache); n > 10 {
+		t.Fatalf("%d cache entries, max 10", n)
 	}
 }

@@ -52,8 +52,13 @@ type Config struct {
 	InternalToken string
 
 	// APIKeys is a comma-separated list of "id:sha256hex" pairs or raw keys
-	// (hashed at start; only hashes are kept). Empty leaves the gateway open.
+	// (hashed at start; only hashes are kept). When the store keeps keys
+	// too (store.KeyStore), presented keys not in this list are looked up
+	// there. The gateway is open only while neither has any key (auth.go).
 	APIKeys string
+	// APIKeyCacheTTL is how long answers of store key lookups are cached
+	// (found and not found): a revoked key stops working within it.
+	APIKeyCacheTTL time.Duration
 	// RateLimit is the sustained number of submissions per second per key
 	// (0 disables rate limiting); RateBurst the bucket size.
 	RateLimit float64
@@ -121,6 +126,7 @@ func DefaultConfig() Config {
 		CallbackTimeout:     10 * time.Second,
 		MaxPendingCallbacks: 1000,
 		Heartbeat:           15 * time.Second,
+		APIKeyCacheTTL:      30 * time.Second,
 	}
 }
 
@@ -144,6 +150,7 @@ func (c Config) withDefaults() Config {
 	}
 	setInt(&c.RateBurst, d.RateBurst)
 	setDur(&c.MaxWait, d.MaxWait)
+	setDur(&c.APIKeyCacheTTL, d.APIKeyCacheTTL)
 	setInt64(&c.MaxBodyBytes, d.MaxBodyBytes)
 	setInt(&c.MaxFiles, d.MaxFiles)
 	setInt64(&c.MaxSourceBytes, d.MaxSourceBytes)
@@ -182,6 +189,7 @@ func (c Config) Validate() error {
 		"--max-wall-time-ms": c.MaxLimits.WallTimeMs, "--max-memory-kb": c.MaxLimits.MemoryKB,
 		"--max-processes": c.MaxLimits.Processes, "--max-output-bytes": c.MaxLimits.OutputBytes,
 		"--rate-burst": int64(c.RateBurst), "--max-wait": int64(c.MaxWait),
+		"--api-key-cache-ttl": int64(c.APIKeyCacheTTL),
 	} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
@@ -210,6 +218,8 @@ type Deps struct {
 	Catalog *catalog.Catalog
 	// Limiter overrides the rate limiter built from the configuration.
 	Limiter Limiter
+	// Clock replaces time.Now (tests).
+	Clock func() time.Time
 }
 
 // Role is the gateway role.
@@ -231,6 +241,8 @@ type Role struct {
 	spec     []byte
 	// probes are readiness checks of remote dependencies.
 	probes map[string]httpx.Check
+	// storeKeys looks up keys kept in the store; nil when it keeps none.
+	storeKeys *storeKeys
 }
 
 // New builds the role.
@@ -281,8 +293,11 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 	}
 	r.cb = newCallbacks(cfg, log, r.queue, r.store, r)
 	r.cb.outcome = func(o string) { r.metrics.callbacks.WithLabelValues(o).Inc() }
-	if keys.empty() {
-		log.Warn("no API key configured: the gateway is open to anyone who can reach it (set EXECBOX_API_KEYS)")
+	if deps.Clock != nil {
+		r.now = deps.Clock
+	}
+	if ks, ok := r.store.(store.KeyStore); ok {
+		r.storeKeys = newStoreKeys(ks, cfg.APIKeyCacheTTL, func() time.Time { return r.now() }, log)
 	}
 	return r, nil
 }
@@ -311,8 +326,10 @@ func (r *Role) Handler() http.Handler {
 	return mux
 }
 
-// Work delivers callbacks until ctx ends.
+// Work logs the API key rule in force, then delivers callbacks until ctx
+// ends.
 func (r *Role) Work(ctx context.Context) error {
+	r.logAuthRule(ctx)
 	return r.cb.run(ctx)
 }
 
