@@ -194,7 +194,9 @@ func (q *Queue) startListener() {
 	q.listenOnce.Do(func() { go q.listen(q.ctx) })
 }
 
-// Close stops the notification listener.
+// Close stops the notification listener. It returns at once: closing the
+// subscription ends a pending receive. It does not wait for Reads; cancel
+// their contexts (they return at once too).
 func (q *Queue) Close() error {
 	q.listenOnce.Do(func() { close(q.done) }) // never started
 	q.cancel()
@@ -676,10 +678,41 @@ func (q *Queue) readGroup(ctx context.Context, consumerName string, max int, blo
 	if block == 0 {
 		block = time.Millisecond // 0 would block forever
 	}
-	streams, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: q.opts.FeedGroup, Consumer: consumerName, Streams: []string{q.results, from},
-		Count: int64(max), Block: block,
-	}).Result()
+	// go-redis does not interrupt a command when its context ends: a
+	// blocked XREADGROUP holds the caller for the whole BLOCK time (seconds
+	// for storage's consumer, which then delays its shutdown). So the read
+	// runs on its own and a canceled Read returns at once. Entries that the
+	// abandoned read still takes stay pending with this consumer; forgetting
+	// that its pending entries were re-read makes the next Read return them
+	// first, so nothing waits for FeedRedeliver.
+	var (
+		streams []redis.XStream
+		err     error
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		streams, err = q.rdb.XReadGroup(context.WithoutCancel(ctx), &redis.XReadGroupArgs{
+			Group: q.opts.FeedGroup, Consumer: consumerName, Streams: []string{q.results, from},
+			Count: int64(max), Block: block,
+		}).Result()
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		go func() {
+			<-done
+			for _, s := range streams {
+				if len(s.Messages) > 0 {
+					q.feedMu.Lock()
+					delete(q.feedDone, consumerName)
+					q.feedMu.Unlock()
+					return
+				}
+			}
+		}()
+		return nil, fmt.Errorf("redisq: read results: %w", ctx.Err())
+	}
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}

@@ -2,6 +2,7 @@ package redisq_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -117,5 +118,97 @@ func TestRecreatesGroupsAfterDataLoss(t *testing.T) {
 	}
 	if items, err := q.Read(ctx, "c", 10, time.Second); err != nil || len(items) != 1 {
 		t.Fatalf("feed Read = %+v, %v; want the one result", items, err)
+	}
+}
+
+// Close stops the notification listener at once, also right after it
+// delivered notifications (a Watch sees the completion through them).
+func TestCloseIsPromptAfterNotifications(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := rdbFor(t)
+	q := redisq.New(rdb, redisq.Options{Prefix: prefix})
+	s, err := q.Enqueue(ctx, queuetest.Req(job.PriorityNormal, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	updates, err := q.Watch(wctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first := <-updates; first.Status != job.StatusQueued {
+		t.Fatalf("first Watch update = %s, want queued", first.Status)
+	}
+	l, err := q.Lease(ctx, "w", time.Second)
+	if err != nil || l == nil {
+		t.Fatalf("Lease = %v, %v", l, err)
+	}
+	if err := q.Complete(ctx, l, job.Result{Status: job.StatusAccepted}); err != nil {
+		t.Fatal(err)
+	}
+	for u := range updates {
+		if u.Status.Final() {
+			break
+		}
+	}
+	closed := make(chan struct{})
+	go func() {
+		q.Close()
+		close(closed)
+	}()
+	// Generous: Close takes well under a millisecond; it must not wait
+	// for a pub/sub read or a reconnect backoff (up to 2 s).
+	select {
+	case <-closed:
+	case <-time.After(time.Second):
+		t.Fatal("Close did not return within 1s")
+	}
+}
+
+// A Read blocked waiting for results returns when its context ends (go-redis
+// alone would hold it for the whole block time), and a result that arrives
+// afterwards is not lost: the next Read returns it, although FeedRedeliver
+// is far away.
+func TestReadReturnsWhenCanceled(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := rdbFor(t)
+	q := redisq.New(rdb, redisq.Options{Prefix: prefix, FeedRedeliver: time.Hour})
+	defer q.Close()
+	if items, err := q.Read(ctx, "c", 10, time.Millisecond); err != nil || len(items) != 0 {
+		t.Fatalf("first Read = %+v, %v; want nothing", items, err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	time.AfterFunc(100*time.Millisecond, cancel)
+	returned := make(chan error, 1)
+	go func() {
+		_, err := q.Read(rctx, "c", 10, time.Minute)
+		returned <- err
+	}()
+	select {
+	case err := <-returned:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("canceled Read = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second): // the block time is a minute
+		t.Fatal("Read did not return after its context was canceled")
+	}
+	// The abandoned XREADGROUP may still be blocked in Redis and take this
+	// result; it must come back anyway.
+	s := complete(t, ctx, q)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		items, err := q.Read(ctx, "c", 10, 100*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) == 1 && items[0].Submission.ID == s.ID {
+			break
+		}
+		if len(items) != 0 || time.Now().After(deadline) {
+			t.Fatalf("Read = %+v; want only %s", items, s.ID)
+		}
 	}
 }
