@@ -3,7 +3,6 @@ package storage
 import (
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -20,19 +19,10 @@ func newRedisFeed(cfg Config, log *slog.Logger) (queue.ResultFeed, func(), error
 		return nil, nil, fmt.Errorf("storage: --redis-url: %w", err)
 	}
 	opt.PoolSize = 4 // one blocked XREADGROUP, acks, pings
-	rdb := redis.NewClient(opt)
+	rdb := redis.NewClient(redisq.Lean(opt))
 	q := redisq.New(rdb, redisq.Options{Prefix: cfg.RedisPrefix, Log: log})
 	closeFeed := func() {
-		// Close waits for redisq's notification listener, which can stay
-		// blocked in a pub/sub read; storage does not use notifications,
-		// so do not let that hold up shutdown.
-		done := make(chan struct{})
-		go func() { _ = q.Close(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
-			log.Warn("redis notification listener did not stop within 2s; closing anyway")
-		}
+		_ = q.Close() // returns at once (storage never starts the listener)
 		_ = rdb.Close()
 	}
 	return q, closeFeed, nil
