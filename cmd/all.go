@@ -63,9 +63,7 @@ split roles do.`,
 		if err != nil {
 			return err
 		}
-		ctx, stop := signalContext()
-		defer stop()
-		return role.Run(ctx)
+		return runRole(log, role)
 	}
 	return c
 }

@@ -84,9 +84,7 @@ The internal API lives under /executor/v1 (run, cancel/{id}, capacity, languages
 		if err != nil {
 			return err
 		}
-		ctx, stop := signalContext()
-		defer stop()
-		return role.Run(ctx)
+		return runRole(log, role)
 	}
 	return c
 }

@@ -44,9 +44,7 @@ compatible), API keys, rate limits, callbacks, /openapi.json and /docs.`,
 		if err != nil {
 			return err
 		}
-		ctx, stop := signalContext()
-		defer stop()
-		return role.Run(ctx)
+		return runRole(log, role)
 	}
 	return c
 }

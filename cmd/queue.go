@@ -61,9 +61,7 @@ Redis with maxmemory-policy noeviction.`,
 		if err != nil {
 			return err
 		}
-		ctx, stop := signalContext()
-		defer stop()
-		return role.Run(ctx)
+		return runRole(log, role)
 	}
 	return c
 }

@@ -11,11 +11,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/execbox/app/pkg/flagenv"
+	"github.com/execbox/app/pkg/lifecycle"
 	"github.com/execbox/app/pkg/logging"
+	"github.com/execbox/app/pkg/memtrim"
 )
 
 // globals are the flags every command shares.
@@ -84,6 +87,20 @@ func (g *globals) printed(cmd *cobra.Command, fs *flagenv.Set) bool {
 	}
 	fs.Print(cmd.OutOrStdout())
 	return true
+}
+
+// startupSettle is how long after a role starts its start-up memory is
+// released: long enough for connections, migrations and the warm pool.
+const startupSettle = 3 * time.Second
+
+// runRole runs a role until SIGINT or SIGTERM. Once its start-up has
+// settled, the memory only start-up needed goes back to the kernel
+// (pkg/memtrim), so the role idles at its working set.
+func runRole(log *slog.Logger, role lifecycle.Service) error {
+	ctx, stop := signalContext()
+	defer stop()
+	go memtrim.AfterStartup(ctx, log, startupSettle)
+	return role.Run(ctx)
 }
 
 // signalContext ends on SIGINT or SIGTERM.

@@ -65,9 +65,7 @@ Schema migrations are applied at start under a PostgreSQL advisory lock;
 		if err != nil {
 			return err
 		}
-		ctx, stop := signalContext()
-		defer stop()
-		return role.Run(ctx)
+		return runRole(log, role)
 	}
 	c.AddCommand(newStorageMigrateCmd(g))
 	return c

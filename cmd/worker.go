@@ -49,9 +49,7 @@ in-flight jobs finish within --grace, and hands the rest back to the queue.`,
 		if err != nil {
 			return err
 		}
-		ctx, stop := signalContext()
-		defer stop()
-		return role.Run(ctx)
+		return runRole(log, role)
 	}
 	return c
 }
