@@ -100,7 +100,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 		// No automatic retries: a script whose reply was lost must not run
 		// twice (a second lease would strand a job). Callers retry.
 		opt.MaxRetries = -1
-		r.rdb = redis.NewClient(opt)
+		r.rdb = redis.NewClient(redisq.Lean(opt))
 		r.rq = redisq.New(r.rdb, redisq.Options{
 			Prefix: cfg.RedisPrefix, Visibility: cfg.Visibility, MaxDeliveries: cfg.MaxDeliveries,
 			MaxLength: cfg.MaxLength, ResultTTL: cfg.ResultTTL, Log: log,

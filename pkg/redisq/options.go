@@ -1,0 +1,32 @@
+package redisq
+
+import "github.com/redis/go-redis/v9"
+
+// Buffer sizes for execbox's Redis clients. go-redis gives every connection
+// 32 KiB read and write buffers and keeps a separate pipeline pool of 10
+// connections with 128 KiB buffers: several MB for a pool of 32, more than a
+// whole role's memory budget (DESIGN.md). execbox's commands and replies are
+// small (a job's payload is written once and read once), so small buffers
+// cost a few more read and write calls on a rare large payload and nothing
+// else; `app bench queue` measures the throughput with these settings.
+const (
+	connBufferSize     = 8 << 10
+	pipelineBufferSize = 16 << 10
+	pipelinePoolSize   = 4
+)
+
+// Lean sets opt's connection buffers and pipeline pool to execbox's sizes,
+// leaving any size the caller already set, and returns opt.
+func Lean(opt *redis.Options) *redis.Options {
+	set := func(v *int, n int) {
+		if *v == 0 {
+			*v = n
+		}
+	}
+	set(&opt.ReadBufferSize, connBufferSize)
+	set(&opt.WriteBufferSize, connBufferSize)
+	set(&opt.PipelineReadBufferSize, pipelineBufferSize)
+	set(&opt.PipelineWriteBufferSize, pipelineBufferSize)
+	set(&opt.PipelinePoolSize, pipelinePoolSize)
+	return opt
+}
