@@ -55,7 +55,9 @@ compatible), API keys, rate limits, callbacks, /openapi.json and /docs.`,
 func bindGatewayFlags(fs *flagenv.Set, cfg *gateway.Config, rate *int) {
 	d := gateway.DefaultConfig()
 	fs.Secret(&cfg.APIKeys, "api-keys", "EXECBOX_API_KEYS", "",
-		"API keys, comma-separated: raw keys (hashed at start) or id:sha256hex pairs; none leaves the API open")
+		"API keys, comma-separated: raw keys (hashed at start) or id:sha256hex pairs; with none here and none in the store the API is open")
+	fs.Duration(&cfg.APIKeyCacheTTL, "api-key-cache-ttl", "EXECBOX_API_KEY_CACHE_TTL", d.APIKeyCacheTTL,
+		"how long answers of API key lookups in the store are cached: a revoked key works until it ends")
 	fs.Int(rate, "rate-limit", "EXECBOX_RATE_LIMIT", 0, "submissions per second per API key (0: no rate limit)")
 	fs.Int(&cfg.RateBurst, "rate-burst", "EXECBOX_RATE_BURST", d.RateBurst, "rate limit burst per API key")
 	fs.String(&cfg.RateLimitRedisURL, "rate-limit-redis-url", "EXECBOX_RATE_LIMIT_REDIS_URL", "",

@@ -67,7 +67,7 @@ Schema migrations are applied at start under a PostgreSQL advisory lock;
 		}
 		return runRole(log, role)
 	}
-	c.AddCommand(newStorageMigrateCmd(g))
+	c.AddCommand(newStorageMigrateCmd(g), newStorageKeysCmd(g))
 	return c
 }
 
