@@ -93,7 +93,7 @@ func Queue(ctx context.Context, opt QueueOptions, out io.Writer) (QueueReport, e
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if err := deleteKeys(cctx, rdb, prefix+":"); err != nil {
+		if err := redisq.DeletePrefix(cctx, rdb, prefix+":"); err != nil {
 			opt.Log.Warn("bench queue: cleaning up keys failed", "prefix", prefix, "err", err)
 		}
 	}()
@@ -302,23 +302,4 @@ func measure(ctx context.Context, name string, q queue.Queue, opt QueueOptions, 
 		}
 	}
 	return r, nil
-}
-
-func deleteKeys(ctx context.Context, rdb *redis.Client, prefix string) error {
-	var cursor uint64
-	for {
-		keys, next, err := rdb.Scan(ctx, cursor, prefix+"*", 1000).Result()
-		if err != nil {
-			return err
-		}
-		if len(keys) > 0 {
-			if err := rdb.Unlink(ctx, keys...).Err(); err != nil {
-				return err
-			}
-		}
-		if next == 0 {
-			return nil
-		}
-		cursor = next
-	}
 }

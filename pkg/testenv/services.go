@@ -9,6 +9,8 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/execbox/app/pkg/redisq"
 )
 
 // Redis returns the URL of the shared test Redis ($EXECBOX_TEST_REDIS_URL)
@@ -35,32 +37,11 @@ func Redis(t testing.TB) (redisURL, prefix string) {
 		defer rdb.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := deletePrefix(ctx, rdb, prefix); err != nil {
+		if err := redisq.DeletePrefix(ctx, rdb, prefix); err != nil {
 			t.Errorf("testenv: deleting Redis keys %s*: %v", prefix, err)
 		}
 	})
 	return redisURL, prefix
-}
-
-// deletePrefix deletes every key that starts with prefix (which holds no glob
-// metacharacters: uniqueName guarantees it).
-func deletePrefix(ctx context.Context, rdb *redis.Client, prefix string) error {
-	var cursor uint64
-	for {
-		keys, next, err := rdb.Scan(ctx, cursor, prefix+"*", 1000).Result()
-		if err != nil {
-			return err
-		}
-		if len(keys) > 0 {
-			if err := rdb.Unlink(ctx, keys...).Err(); err != nil {
-				return err
-			}
-		}
-		if next == 0 {
-			return nil
-		}
-		cursor = next
-	}
 }
 
 // Postgres creates a fresh, empty database on the shared test PostgreSQL
