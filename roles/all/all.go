@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/executor"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/lifecycle"
@@ -100,21 +99,19 @@ func New(cfg Config, log *slog.Logger) (*Role, error) {
 	if r.storage, err = storage.New(scfg, log.With("component", "storage"), sdeps); err != nil {
 		return nil, fmt.Errorf("all: %w", err)
 	}
-	if r.executor, err = execrole.New(cfg.Executor, log.With("component", "executor")); err != nil {
+	ecfg := cfg.Executor
+	if ecfg.Catalog, err = execrole.LoadCatalog(ecfg.RuntimesFile); err != nil { // once, for the gateway too
+		return nil, fmt.Errorf("all: %w", err)
+	}
+	if r.executor, err = execrole.New(ecfg, log.With("component", "executor")); err != nil {
 		return nil, fmt.Errorf("all: %w", err)
 	}
 	if r.worker, err = worker.New(cfg.Worker, log.With("component", "worker"),
 		worker.Deps{Queue: r.queue.Queue(), Executors: []executor.Executor{r.executor.Executor()}}); err != nil {
 		return nil, fmt.Errorf("all: %w", err)
 	}
-	cat := catalog.Default()
-	if cfg.Executor.RuntimesFile != "" {
-		if cat, err = catalog.Load(cfg.Executor.RuntimesFile); err != nil {
-			return nil, fmt.Errorf("all: %w", err)
-		}
-	}
 	if r.gateway, err = gateway.New(cfg.Gateway, log.With("component", "gateway"),
-		gateway.Deps{Queue: r.queue.Queue(), Store: r.storage.Store(), Catalog: cat}); err != nil {
+		gateway.Deps{Queue: r.queue.Queue(), Store: r.storage.Store(), Catalog: ecfg.Catalog}); err != nil {
 		return nil, fmt.Errorf("all: %w", err)
 	}
 	return r, nil

@@ -36,6 +36,9 @@ type Config struct {
 	InternalToken string
 	// RuntimesFile replaces or extends the embedded language catalog.
 	RuntimesFile string
+	// Catalog, when set, is the language catalog and RuntimesFile is not
+	// read (app all parses the file once for the executor and the gateway).
+	Catalog *catalog.Catalog
 	// Instance names this executor (container label; orphans with it are
 	// removed at start and shutdown). Default: the host name.
 	Instance string
@@ -95,9 +98,9 @@ func New(cfg Config, log *slog.Logger) (*Role, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("executor: %w", err)
 	}
-	cat := catalog.Default()
-	if cfg.RuntimesFile != "" {
-		c, err := catalog.Load(cfg.RuntimesFile)
+	cat := cfg.Catalog
+	if cat == nil {
+		c, err := LoadCatalog(cfg.RuntimesFile)
 		if err != nil {
 			return nil, fmt.Errorf("executor: %w", err)
 		}
@@ -132,6 +135,15 @@ func New(cfg Config, log *slog.Logger) (*Role, error) {
 		return nil, fmt.Errorf("executor: %w", err)
 	}
 	return &Role{cfg: cfg, log: log, docker: dc, driver: d}, nil
+}
+
+// LoadCatalog returns the language catalog a runtimes file (--runtimes)
+// describes: the embedded one when file is empty.
+func LoadCatalog(file string) (*catalog.Catalog, error) {
+	if file == "" {
+		return catalog.Default(), nil
+	}
+	return catalog.Load(file)
 }
 
 // Executor is the in-process Docker driver (for app all and the worker).

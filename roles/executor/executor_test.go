@@ -11,12 +11,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/execbox/app/pkg/catalog"
 	pkgexec "github.com/execbox/app/pkg/executor"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
@@ -178,4 +181,64 @@ func vmHWM(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmHWM")
 	return 0
+}
+
+// The executor runs the catalog it is given (app all parses the runtimes
+// file once for executor and gateway) and reads RuntimesFile only without one.
+func TestCatalogSource(t *testing.T) {
+	t.Parallel()
+	testenv.Docker(t)
+	runtimes := testenv.Runtimes(t)
+	fromFile, err := catalog.Load(runtimes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	given, err := catalog.New([]catalog.Language{{
+		ID: "only", Name: "Only", Version: "1", Image: "execbox-local/none:1", SourceFile: "main.sh",
+		Run: []string{"sh", "main.sh"}, Limits: fromFile.All()[0].Limits,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	ids := func(c *catalog.Catalog) []string {
+		var out []string
+		for _, l := range c.All() {
+			out = append(out, l.ID)
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		cfg     executor.Config
+		want    []string
+		wantErr bool
+	}{
+		{"embedded", executor.Config{}, ids(catalog.Default()), false},
+		{"runtimes file", executor.Config{RuntimesFile: runtimes}, ids(fromFile), false},
+		{"given catalog, file not read", executor.Config{Catalog: given, RuntimesFile: missing}, []string{"only"}, false},
+		{"missing file", executor.Config{RuntimesFile: missing}, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Instance = instance()
+			role, err := executor.New(tc.cfg, slog.New(slog.DiscardHandler))
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "runtimes file") {
+					t.Fatalf("New = %v, want a runtimes file error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, l := range role.Driver().Languages(context.Background()) {
+				got = append(got, l.ID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("languages = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
