@@ -372,9 +372,19 @@ func TestAuthStoreUnknownAtStart(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	b := setup(t, func(_ *Config, d *Deps) { d.Store, d.Clock = ks, clk.now })
 	body := map[string]any{"language": "python", "source": "1"}
+	ready := b.role.probes["api keys"]
+	if ready == nil {
+		t.Fatal("no readiness check of the store's keys")
+	}
+	if err := ready(t.Context()); err == nil {
+		t.Error("ready while the store does not answer")
+	}
 	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 503)
 	ks.down.Store(false)
 	clk.add(time.Second)
+	if err := ready(t.Context()); err != nil {
+		t.Errorf("not ready once the store answers: %v", err)
+	}
 	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 201)
 	// Open, and the store goes down again: the last answer stands.
 	ks.down.Store(true)

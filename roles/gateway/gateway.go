@@ -298,6 +298,13 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 	}
 	if ks, ok := r.store.(store.KeyStore); ok {
 		r.storeKeys = newStoreKeys(ks, cfg.APIKeyCacheTTL, func() time.Time { return r.now() }, log)
+		if keys.empty() {
+			// Not ready while it cannot tell whether a key is required.
+			r.probes["api keys"] = func(ctx context.Context) error {
+				_, err := r.storeKeys.open(ctx)
+				return err
+			}
+		}
 	}
 	return r, nil
 }
