@@ -327,3 +327,72 @@ func TestComposeRedisIsDurable(t *testing.T) {
 		t.Error("redis and postgres need volumes for their data")
 	}
 }
+
+// composeVar matches ${NAME}, ${NAME:-default} and ${NAME-default}.
+var composeVar = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}`)
+
+// unpinned says why an image reference, with compose variables at their
+// defaults, does not name one release ("" if it does): no tag, or "latest".
+// A digest pins it whatever the tag.
+func unpinned(image string) string {
+	ref := composeVar.ReplaceAllString(image, "$1")
+	if strings.Contains(ref, "@sha256:") {
+		return ""
+	}
+	name, tag := ref, ""
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		name, tag = ref[:i], ref[i+1:]
+	}
+	switch {
+	case name == "":
+		return "no image"
+	case tag == "":
+		return "no tag (means latest)"
+	case tag == "latest":
+		return "tag latest"
+	}
+	return ""
+}
+
+func TestUnpinned(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		image string
+		bad   bool
+	}{
+		{"redis:7", false},
+		{"tecnativa/docker-socket-proxy:v0.4.2", false},
+		{"registry.example:5000/team/app:1.2.3", false},
+		{"ghcr.io/x/y@sha256:0123abcd", false},
+		{"ghcr.io/x/y:latest@sha256:0123abcd", false},
+		{"app:${VERSION:-1.2.3}", false},
+		{"tecnativa/docker-socket-proxy", true},
+		{"tecnativa/docker-socket-proxy:latest", true},
+		{"registry.example:5000/team/app", true},
+		{"app:${VERSION:-latest}", true},
+		{"app:${VERSION-latest}", true},
+		{"app:${VERSION}", true},
+		{"", true},
+	}
+	for _, tc := range tests {
+		if got := unpinned(tc.image); (got != "") != tc.bad {
+			t.Errorf("unpinned(%q) = %q, want bad=%v", tc.image, got, tc.bad)
+		}
+	}
+}
+
+// Every image compose pulls names a release: "latest" (or no tag) would run
+// whatever was published last, untested. Only our own image, built from
+// this checkout, may default to latest.
+func TestComposeImagesArePinned(t *testing.T) {
+	t.Parallel()
+	c := loadCompose(t)
+	for name, s := range c.Services {
+		if s.Build.Kind != 0 && strings.HasPrefix(s.Image, "execbox/") {
+			continue // built locally
+		}
+		if why := unpinned(s.Image); why != "" {
+			t.Errorf("%s: image %q: %s; pin a released version", name, s.Image, why)
+		}
+	}
+}
