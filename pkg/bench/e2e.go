@@ -50,12 +50,13 @@ type E2EOptions struct {
 }
 
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	base string
-	idle int64 // VmRSS when idle, KiB
-	anon int64 // RssAnon when idle: the private part of idle, KiB
-	peak int64 // highest VmRSS sampled under load, KiB
+	name     string
+	cmd      *exec.Cmd
+	base     string
+	idle     int64 // VmRSS when idle, KiB
+	anon     int64 // RssAnon when idle: the private part of idle, KiB
+	peak     int64 // highest VmRSS sampled under load, KiB
+	peakAnon int64 // highest RssAnon sampled under load, KiB
 }
 
 // E2E runs the whole service (app all, then the five split roles) under a
@@ -180,7 +181,7 @@ func runShape(ctx context.Context, name string, procs []*proc, opt E2EOptions, b
 	fmt.Fprintf(out, "load (%d requests, %d clients): p50 %s, p95 %s, %.1f req/s\n",
 		opt.Requests, opt.Clients, ms(load.Median), ms(load.P95), float64(opt.Requests)/elapsed.Seconds())
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "process\tidle RSS\t(anon)\tbudget\t\tpeak RSS under load\tbudget\t\tlifetime high-water mark")
+	fmt.Fprintln(tw, "process\tidle RSS\t(anon)\tbudget\t\tpeak RSS under load\t(anon)\tbudget\t\tlifetime high-water mark")
 	for _, p := range procs {
 		peak := p.peak
 		idleBudget, peakBudget := int64(budgetRoleIdleKB), int64(budgetRolePeakKB)
@@ -192,8 +193,8 @@ func runShape(ctx context.Context, name string, procs []*proc, opt E2EOptions, b
 		if peakBudget > 0 {
 			peakCol, peakOK = mb(peakBudget), within(float64(peak), float64(peakBudget))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.name, mb(p.idle), mb(p.anon), mb(idleBudget), within(float64(p.idle), float64(idleBudget)),
-			mb(peak), peakCol, peakOK, mb(status(p.cmd.Process.Pid, "VmHWM")))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.name, mb(p.idle), mb(p.anon), mb(idleBudget), within(float64(p.idle), float64(idleBudget)),
+			mb(peak), mb(p.peakAnon), peakCol, peakOK, mb(status(p.cmd.Process.Pid, "VmHWM")))
 	}
 	tw.Flush()
 	fmt.Fprintln(out)
@@ -212,6 +213,7 @@ func samplePeaks(procs []*proc, every time.Duration) (stop func()) {
 		for {
 			for _, p := range procs {
 				p.peak = max(p.peak, status(p.cmd.Process.Pid, "VmRSS"))
+				p.peakAnon = max(p.peakAnon, status(p.cmd.Process.Pid, "RssAnon"))
 			}
 			select {
 			case <-done:
