@@ -2,9 +2,11 @@
 // Judge0 CE and Piston v2 compatible), auth, rate limits, callbacks and docs.
 //
 // Decisions worth knowing:
-//   - Every API route needs a key when keys are configured (Authorization:
-//     Bearer, X-Api-Key or X-Auth-Token); /openapi.json and /docs do not. A key
-//     sees only its own submissions (another key's id answers 404).
+//   - Every API route needs a key once any key exists, in --api-keys or in
+//     the store (Authorization: Bearer, X-Api-Key or X-Auth-Token);
+//     /openapi.json and /docs do not. Store keys are looked up by hash and
+//     cached for APIKeyCacheTTL (auth.go). A key sees only its own
+//     submissions (another key's id answers 404).
 //   - The rate limit counts submissions, not reads: POST and DELETE charge
 //     one token per submission (a batch of n charges n), GETs and event
 //     streams are free. A failing Redis limiter lets requests through (logged).
