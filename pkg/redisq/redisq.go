@@ -675,8 +675,11 @@ func (q *Queue) feedErr(ctx context.Context, err error) error {
 
 // readGroup reads up to max entries; block < 0 means do not block.
 func (q *Queue) readGroup(ctx context.Context, consumerName string, max int, block time.Duration, from string) ([]queue.FeedItem, error) {
-	if block == 0 {
-		block = time.Millisecond // 0 would block forever
+	if block >= 0 && block < time.Millisecond {
+		// Redis takes BLOCK in whole milliseconds and BLOCK 0 waits
+		// forever: a remaining wait under 1 ms must not round down to it
+		// (go-redis would then give up only after its 10 s grace).
+		block = time.Millisecond
 	}
 	// go-redis does not interrupt a command when its context ends: a
 	// blocked XREADGROUP holds the caller for the whole BLOCK time (seconds

@@ -213,3 +213,23 @@ func TestReadReturnsWhenCanceled(t *testing.T) {
 		}
 	}
 }
+
+// A Read whose remaining wait is under a millisecond must not send BLOCK 0
+// (which waits forever: go-redis then gave up only after 10 s). Block times
+// around 1 ms leave such a remainder after the pending-entries check.
+func TestReadShortBlockDoesNotHang(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, prefix := rdbFor(t)
+	q := redisq.New(rdb, redisq.Options{Prefix: prefix, FeedRedeliver: time.Hour})
+	defer q.Close()
+	for us := 100; us <= 2000; us += 100 {
+		start := time.Now()
+		if _, err := q.Read(ctx, "c", 10, time.Duration(us)*time.Microsecond); err != nil {
+			t.Fatalf("Read(block %d µs) = %v after %s", us, err, time.Since(start))
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("Read(block %d µs) took %s: a sub-millisecond BLOCK became BLOCK 0", us, d)
+		}
+	}
+}
