@@ -39,6 +39,7 @@ import (
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/lifecycle"
 	"github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/pkg/redisq"
 	"github.com/execbox/app/pkg/store"
 )
 
@@ -286,7 +287,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 	if r.limiter == nil && cfg.RateLimit > 0 {
 		if cfg.RateLimitRedisURL != "" {
 			opt, _ := redis.ParseURL(cfg.RateLimitRedisURL)
-			rdb := redis.NewClient(opt)
+			rdb := redis.NewClient(redisq.Lean(opt))
 			r.limiter = NewRedisLimiter(rdb, "execbox:ratelimit:", cfg.RateLimit, cfg.RateBurst)
 			r.probes["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
 		} else {
