@@ -33,6 +33,7 @@ baseline is docker run of the same program in the same run.`,
 	fs.Int(&opt.Requests, "requests", "", 100, "requests of the load phase")
 	fs.Int(&opt.Clients, "clients", "", 50, "concurrent clients of the load phase")
 	fs.Int(&opt.Sequential, "sequential", "", 20, "one-at-a-time requests measuring the added latency")
+	fs.String(&opt.GoMemLimit, "gomemlimit", "EXECBOX_BENCH_GOMEMLIMIT", "12MiB", "GOMEMLIMIT of every role started (as compose.yaml sets it; empty: inherit the environment)")
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := fs.Err(); err != nil {
 			return err

@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -47,6 +48,9 @@ type E2EOptions struct {
 	// Sequential is the number of one-at-a-time requests that measure the
 	// latency execbox adds with a warm pool and no queueing.
 	Sequential int
+	// GoMemLimit is the GOMEMLIMIT every role runs with ("" leaves the
+	// environment alone), as compose.yaml sets it.
+	GoMemLimit string
 }
 
 type proc struct {
@@ -73,7 +77,12 @@ func E2E(ctx context.Context, dc client.APIClient, opt E2EOptions, out io.Writer
 		return fmt.Errorf("bench e2e: docker run baseline: %w", err)
 	}
 	bs := summarize("docker run", base, 0, 0)
-	fmt.Fprintf(out, "baseline: docker run --rm --network none %s %s: median %s, p95 %s\n\n", lang.Image, strings.Join(argv, " "), ms(bs.Median), ms(bs.P95))
+	fmt.Fprintf(out, "baseline: docker run --rm --network none %s %s: median %s, p95 %s\n", lang.Image, strings.Join(argv, " "), ms(bs.Median), ms(bs.P95))
+	limit := opt.GoMemLimit
+	if limit == "" {
+		limit = cmp.Or(os.Getenv("GOMEMLIMIT"), "unset")
+	}
+	fmt.Fprintf(out, "roles run with GOMEMLIMIT=%s\n\n", limit)
 
 	shapes := []struct {
 		name  string
@@ -324,7 +333,11 @@ func startProc(ctx context.Context, opt E2EOptions, name string, env []string, a
 	}
 	host, port, _ := net.SplitHostPort(addr)
 	cmd := exec.Command(opt.Binary, append([]string{name, "--host", host, "--port", port, "--log-level", "warn", "--log-format", "json"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = os.Environ()
+	if opt.GoMemLimit != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+opt.GoMemLimit)
+	}
+	cmd.Env = append(cmd.Env, env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
