@@ -49,27 +49,13 @@ requires one.`,
 
 // withKeyStore opens the store cfg names, migrates it and runs fn on it.
 func withKeyStore(g *globals, cfg storage.Config, fn func(context.Context, store.KeyStore) error) error {
-	log, err := g.logger("storage")
-	if err != nil {
-		return err
-	}
-	role, err := storage.New(cfg, log, storage.Deps{})
-	if err != nil {
-		return err
-	}
-	defer role.Close()
-	ctx, stop := signalContext()
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if _, err := role.Migrate(ctx); err != nil {
-		return err
-	}
-	ks, ok := role.Store().(store.KeyStore)
-	if !ok {
-		return errors.New("this store keeps no API keys")
-	}
-	return fn(ctx, ks)
+	return withMigratedStorage(g, cfg, time.Minute, func(ctx context.Context, role *storage.Role, _ []int) error {
+		ks, ok := role.Store().(store.KeyStore)
+		if !ok {
+			return errors.New("this store keeps no API keys")
+		}
+		return fn(ctx, ks)
+	})
 }
 
 func newKeysCreateCmd(g *globals) *cobra.Command {

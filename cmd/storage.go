@@ -94,26 +94,34 @@ migration is applied exactly once.`,
 		if g.printed(cmd, fs) {
 			return nil
 		}
-		log, err := g.logger("storage")
-		if err != nil {
-			return err
-		}
-		// Opening the embedded store migrates it.
-		role, err := storage.New(cfg, log, storage.Deps{})
-		if err != nil {
-			return err
-		}
-		defer role.Close()
-		ctx, stop := signalContext()
-		defer stop()
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		vs, err := role.Migrate(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "applied %d migration(s) %v\n", len(vs), vs)
-		return nil
+		return withMigratedStorage(g, cfg, timeout, func(_ context.Context, _ *storage.Role, applied []int) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "applied %d migration(s) %v\n", len(applied), applied)
+			return nil
+		})
 	}
 	return c
+}
+
+// withMigratedStorage opens the store cfg names, applies its migrations
+// (opening the embedded store already does) and runs fn, all within timeout
+// and until SIGINT or SIGTERM.
+func withMigratedStorage(g *globals, cfg storage.Config, timeout time.Duration, fn func(ctx context.Context, role *storage.Role, applied []int) error) error {
+	log, err := g.logger("storage")
+	if err != nil {
+		return err
+	}
+	role, err := storage.New(cfg, log, storage.Deps{})
+	if err != nil {
+		return err
+	}
+	defer role.Close()
+	ctx, stop := signalContext()
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	applied, err := role.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	return fn(ctx, role, applied)
 }
