@@ -159,13 +159,7 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) put(w http.ResponseWriter, r *http.Request) {
 	var req putRequest
-	if err := httpx.DecodeJSON(w, r, &req, maxPutBody); err != nil {
-		var p *httpx.Problem
-		if errors.As(err, &p) {
-			httpx.WriteProblem(w, r, *p)
-			return
-		}
-		a.fail(w, r, err)
+	if !a.decode(w, r, &req, maxPutBody) {
 		return
 	}
 	if err := a.store.Put(r.Context(), req.Submissions); err != nil {
@@ -175,15 +169,25 @@ func (a *api) put(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// decode reads the JSON body into v (at most max bytes) or answers the
+// problem and reports false.
+func (a *api) decode(w http.ResponseWriter, r *http.Request, v any, max int64) bool {
+	err := httpx.DecodeJSON(w, r, v, max)
+	if err == nil {
+		return true
+	}
+	var p *httpx.Problem
+	if errors.As(err, &p) {
+		httpx.WriteProblem(w, r, *p)
+	} else {
+		a.fail(w, r, err)
+	}
+	return false
+}
+
 func (a *api) retention(w http.ResponseWriter, r *http.Request) {
 	var req retentionRequest
-	if err := httpx.DecodeJSON(w, r, &req, 4096); err != nil {
-		var p *httpx.Problem
-		if errors.As(err, &p) {
-			httpx.WriteProblem(w, r, *p)
-			return
-		}
-		a.fail(w, r, err)
+	if !a.decode(w, r, &req, 4096) {
 		return
 	}
 	n, err := a.store.DeleteBefore(r.Context(), req.Before, req.Batch)

@@ -97,13 +97,7 @@ func (a *api) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req createKeyRequest
-	if err := httpx.DecodeJSON(w, r, &req, 4096); err != nil {
-		var p *httpx.Problem
-		if errors.As(err, &p) {
-			httpx.WriteProblem(w, r, *p)
-			return
-		}
-		a.fail(w, r, err)
+	if !a.decode(w, r, &req, 4096) {
 		return
 	}
 	h, ok := parseHash(req.SHA256)
