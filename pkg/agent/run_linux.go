@@ -320,7 +320,7 @@ func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.
 
 	st := &stepState{}
 	start := time.Now()
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+	pid, err := forkExecFirstToDie(path, argv, &syscall.ProcAttr{
 		Dir:   WorkDir,
 		Env:   r.env,
 		Files: []uintptr{inR.Fd(), outW.Fd(), errW.Fd()},
@@ -547,4 +547,25 @@ func parseStat(b []byte) (ticks, rss int64, ok bool) {
 		return 0, 0, false
 	}
 	return ticks, rss, true
+}
+
+// forkExecFirstToDie is syscall.ForkExec with the program marked as the
+// first process to kill when the sandbox runs out of memory (oom_score_adj
+// 1000). Memory the supervisor's polling cannot see (a memfd or tmpfs file
+// that no process maps) is stopped only by the memory cgroup's OOM killer,
+// which otherwise picks the process with the largest RSS: often the
+// supervisor itself, and then the job ends without its result. A child
+// inherits oom_score_adj at fork, and an unprivileged process may raise its
+// own and lower it again to where it started, so the supervisor raises its
+// own around the fork. Steps run one at a time, so nothing else forks
+// meanwhile. Best effort: without /proc the job still runs, and the driver
+// still reports a kill of the whole sandbox as memory_limit_exceeded.
+func forkExecFirstToDie(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
+	const adjFile = "/proc/self/oom_score_adj"
+	orig, err := os.ReadFile(adjFile)
+	if err == nil {
+		_ = os.WriteFile(adjFile, []byte("1000"), 0)
+		defer func() { _ = os.WriteFile(adjFile, orig, 0) }()
+	}
+	return syscall.ForkExec(path, argv, attr)
 }
