@@ -63,10 +63,17 @@ func startProc(t testing.TB, cred *syscall.Credential, bin string, env []string,
 		close(p.done)
 	}()
 	t.Cleanup(func() {
+		// SIGTERM first, so that roles clean up after themselves (an
+		// executor removes its sandboxes and warm pool), then SIGKILL.
 		select {
 		case <-p.done:
 		default:
-			p.Kill()
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(10 * time.Second):
+				p.Kill()
+			}
 		}
 		if t.Failed() {
 			t.Logf("testenv: %s\n--- stdout ---\n%s\n--- stderr ---\n%s", p, tail(p.Stdout()), tail(p.Stderr()))
