@@ -82,7 +82,7 @@ func Queue(ctx context.Context, opt QueueOptions, out io.Writer) (QueueReport, e
 		return rep, fmt.Errorf("bench queue: redis url: %w", err)
 	}
 	ropt.PoolSize = 2*opt.Concurrency + 8
-	rdb := redis.NewClient(ropt)
+	rdb := redis.NewClient(redisq.Lean(ropt)) // as the queue role configures it
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return rep, fmt.Errorf("bench queue: redis: %w", err)
