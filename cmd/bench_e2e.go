@@ -38,12 +38,9 @@ baseline is docker run of the same program in the same run.`,
 		if err := fs.Err(); err != nil {
 			return err
 		}
-		opt.Catalog = catalog.Default()
-		if opt.RuntimesFile != "" {
-			var err error
-			if opt.Catalog, err = catalog.Load(opt.RuntimesFile); err != nil {
-				return err
-			}
+		var err error
+		if opt.Catalog, err = catalog.LoadOrDefault(opt.RuntimesFile); err != nil {
+			return err
 		}
 		bin, err := os.Executable()
 		if err != nil {

@@ -36,12 +36,9 @@ Goal: warm pool at or below 0.2x of docker run. The binary must be static
 		if err := fs.Err(); err != nil {
 			return err
 		}
-		cat := catalog.Default()
-		if runtimes != "" {
-			var err error
-			if cat, err = catalog.Load(runtimes); err != nil {
-				return err
-			}
+		cat, err := catalog.LoadOrDefault(runtimes)
+		if err != nil {
+			return err
 		}
 		opt.Catalog = cat
 		log, err := g.logger("bench")

@@ -72,6 +72,15 @@ func Default() *Catalog {
 	return c
 }
 
+// LoadOrDefault is Load, or the embedded catalog when path is empty (the
+// --runtimes flag unset).
+func LoadOrDefault(path string) (*Catalog, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	return Load(path)
+}
+
 // Load reads a runtimes file: {"extend": bool, "languages": [...]}.
 func Load(path string) (*Catalog, error) {
 	b, err := os.ReadFile(path)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/executor"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/lifecycle"
@@ -100,7 +101,7 @@ func New(cfg Config, log *slog.Logger) (*Role, error) {
 		return nil, fmt.Errorf("all: %w", err)
 	}
 	ecfg := cfg.Executor
-	if ecfg.Catalog, err = execrole.LoadCatalog(ecfg.RuntimesFile); err != nil { // once, for the gateway too
+	if ecfg.Catalog, err = catalog.LoadOrDefault(ecfg.RuntimesFile); err != nil { // once, for the gateway too
 		return nil, fmt.Errorf("all: %w", err)
 	}
 	if r.executor, err = execrole.New(ecfg, log.With("component", "executor")); err != nil {

@@ -100,7 +100,7 @@ func New(cfg Config, log *slog.Logger) (*Role, error) {
 	}
 	cat := cfg.Catalog
 	if cat == nil {
-		c, err := LoadCatalog(cfg.RuntimesFile)
+		c, err := catalog.LoadOrDefault(cfg.RuntimesFile)
 		if err != nil {
 			return nil, fmt.Errorf("executor: %w", err)
 		}
@@ -135,15 +135,6 @@ func New(cfg Config, log *slog.Logger) (*Role, error) {
 		return nil, fmt.Errorf("executor: %w", err)
 	}
 	return &Role{cfg: cfg, log: log, docker: dc, driver: d}, nil
-}
-
-// LoadCatalog returns the language catalog a runtimes file (--runtimes)
-// describes: the embedded one when file is empty.
-func LoadCatalog(file string) (*catalog.Catalog, error) {
-	if file == "" {
-		return catalog.Default(), nil
-	}
-	return catalog.Load(file)
 }
 
 // Executor is the in-process Docker driver (for app all and the worker).

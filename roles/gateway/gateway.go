@@ -270,12 +270,9 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 		probes:   map[string]httpx.Check{},
 	}
 	if r.catalog == nil {
-		c := catalog.Default()
-		if cfg.RuntimesFile != "" {
-			var err error
-			if c, err = catalog.Load(cfg.RuntimesFile); err != nil {
-				return nil, fmt.Errorf("gateway: %w", err)
-			}
+		c, err := catalog.LoadOrDefault(cfg.RuntimesFile)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
 		}
 		r.catalog = c
 	}
