@@ -39,3 +39,14 @@ type Executor interface {
 	Cancel(ctx context.Context, id string) error
 	Capacity(ctx context.Context) (Capacity, error)
 }
+
+// LanguageStatus is one configured language as an executor sees it: its
+// image present or not and its idle warm-pool sandboxes.
+type LanguageStatus struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Image    string `json:"image"`
+	Present  bool   `json:"present"`
+	PoolIdle int    `json:"pool_idle"`
+}

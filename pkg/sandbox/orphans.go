@@ -6,6 +6,8 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+
+	"github.com/execbox/app/pkg/executor"
 )
 
 // removeOrphans removes every container carrying this instance's label:
@@ -44,11 +46,4 @@ func (d *Driver) Languages(ctx context.Context) []LanguageStatus {
 }
 
 // LanguageStatus is one configured language as this executor sees it.
-type LanguageStatus struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Version  string `json:"version"`
-	Image    string `json:"image"`
-	Present  bool   `json:"present"`
-	PoolIdle int    `json:"pool_idle"`
-}
+type LanguageStatus = executor.LanguageStatus

@@ -21,6 +21,7 @@ import (
 
 	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/executor"
+	"github.com/execbox/app/pkg/executor/executorhttp"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/lifecycle"
@@ -176,9 +177,6 @@ func (r *Role) Run(ctx context.Context) error {
 		lifecycle.Named{Name: "http", Service: srv})
 }
 
-// MaxJobBytes bounds a job on the run endpoint.
-const MaxJobBytes = 64 << 20
-
 type runner interface {
 	executor.Executor
 	Languages(ctx context.Context) []sandbox.LanguageStatus
@@ -188,12 +186,12 @@ func newAPI(ex runner, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /executor/v1/run", func(w http.ResponseWriter, r *http.Request) {
 		var j job.Job
-		if err := httpx.DecodeJSON(w, r, &j, MaxJobBytes); err != nil {
+		if err := httpx.DecodeJSON(w, r, &j, executorhttp.MaxJobBytes); err != nil {
 			httpx.WriteProblem(w, r, *err.(*httpx.Problem))
 			return
 		}
 		if !job.ValidID(j.ID) || j.Request.Language == "" {
-			httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid job", Code: "invalid",
+			httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid job", Code: executorhttp.CodeInvalid,
 				Detail: "a job needs a valid id and a language"})
 			return
 		}
@@ -201,11 +199,10 @@ func newAPI(ex runner, log *slog.Logger) http.Handler {
 		var busy *executor.BusyError
 		switch {
 		case errors.As(err, &busy):
-			httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusTooManyRequests, Title: "executor busy", Code: "busy",
-				Detail: "every sandbox slot is taken", RetryAfter: busy.RetryAfter})
+			httpx.WriteProblem(w, r, executorhttp.BusyProblem(busy))
 		case err != nil:
 			httpx.Logger(r.Context(), log).Warn("job not run", "job", j.ID, "err", err)
-			httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusServiceUnavailable, Title: "job not run", Code: "canceled",
+			httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusServiceUnavailable, Title: "job not run", Code: executorhttp.CodeNotRun,
 				Detail: err.Error()})
 		default:
 			httpx.WriteJSON(w, http.StatusOK, res)

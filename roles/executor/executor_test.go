@@ -21,6 +21,7 @@ import (
 
 	"github.com/execbox/app/pkg/catalog"
 	pkgexec "github.com/execbox/app/pkg/executor"
+	"github.com/execbox/app/pkg/executor/executorhttp"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/testenv"
@@ -58,7 +59,7 @@ func TestAPIRoundTrip(t *testing.T) {
 	})
 	srv := httptest.NewServer(role.Handler())
 	t.Cleanup(srv.Close)
-	cl := executor.NewClient(srv.URL, nil).WithToken("tok")
+	cl := executorhttp.NewClient(srv.URL, nil).WithToken("tok")
 	for deadline := time.Now().Add(60 * time.Second); role.Driver().Ready(ctx) != nil; {
 		if time.Now().After(deadline) {
 			t.Fatal("driver never ready")
@@ -120,7 +121,7 @@ func TestAPIRoundTrip(t *testing.T) {
 	}
 
 	// The token guards the API.
-	_, err = executor.NewClient(srv.URL, nil).Capacity(ctx)
+	_, err = executorhttp.NewClient(srv.URL, nil).Capacity(ctx)
 	var p *httpx.Problem
 	if !errors.As(err, &p) || p.Status != http.StatusUnauthorized {
 		t.Errorf("no token: %v, want 401", err)
@@ -138,7 +139,7 @@ func TestProcessFloodRSS(t *testing.T) {
 	p := testenv.StartProc(t, bin, []string{"EXECBOX_FAKE_SECRET=hunter2"}, "executor", "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--runtimes", testenv.Runtimes(t), "--instance", instance(), "--slots", "4", "--pool-size", "0", "--log-format", "json")
 	testenv.WaitHTTP(t, base+"/ready", http.StatusOK, 60*time.Second)
-	cl := executor.NewClient(base, nil)
+	cl := executorhttp.NewClient(base, nil)
 	ctx := context.Background()
 	flood := map[string]string{
 		"stdout": "import sys\nc = 'x' * (1 << 20)\nfor _ in range(100): sys.stdout.write(c)\n",

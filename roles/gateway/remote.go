@@ -8,8 +8,8 @@ import (
 
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
-	queuerole "github.com/execbox/app/roles/queue"
-	storagerole "github.com/execbox/app/roles/storage"
+	"github.com/execbox/app/pkg/queue/queuehttp"
+	"github.com/execbox/app/pkg/store/storehttp"
 )
 
 // remoteDeps builds HTTP clients of the queue and storage roles for the
@@ -25,14 +25,14 @@ func (r *Role) remoteDeps() error {
 		if r.cfg.QueueURL == "" {
 			return errors.New("gateway: EXECBOX_QUEUE_URL (--queue-url) is required")
 		}
-		r.queue = queuerole.NewClient(r.cfg.QueueURL, hc).WithToken(r.cfg.InternalToken)
+		r.queue = queuehttp.NewClient(r.cfg.QueueURL, hc).WithToken(r.cfg.InternalToken)
 		r.probes["queue"] = httpx.HealthCheck(r.hc, r.cfg.QueueURL)
 	}
 	if r.store == nil {
 		if r.cfg.StorageURL == "" {
 			return errors.New("gateway: EXECBOX_STORAGE_URL (--storage-url) is required")
 		}
-		r.store = storagerole.NewClient(r.cfg.StorageURL, hc).WithToken(r.cfg.InternalToken)
+		r.store = storehttp.NewClient(r.cfg.StorageURL, hc).WithToken(r.cfg.InternalToken)
 		r.probes["storage"] = httpx.HealthCheck(r.hc, r.cfg.StorageURL)
 	}
 	return nil

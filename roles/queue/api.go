@@ -11,32 +11,8 @@ import (
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/pkg/queue/queuehttp"
 )
-
-// maxBody bounds request bodies (a request's sources, a result's outputs).
-const maxBody = 16 << 20
-
-// leaseRequest asks for a job, waiting up to WaitMs for one.
-type leaseRequest struct {
-	Worker string `json:"worker"`
-	WaitMs int64  `json:"wait_ms"`
-}
-
-// leaseRef names a lease: the job id and the delivery's token.
-type leaseRef struct {
-	ID    string `json:"id"`
-	Token string `json:"token"`
-}
-
-type completeRequest struct {
-	ID     string     `json:"id"`
-	Token  string     `json:"token"`
-	Result job.Result `json:"result"`
-}
-
-type extendResponse struct {
-	ExpiresAt time.Time `json:"expires_at"`
-}
 
 type api struct {
 	q       queue.Queue
@@ -59,39 +35,29 @@ func newAPI(q queue.Queue, maxWait time.Duration, log *slog.Logger) http.Handler
 	mux.HandleFunc("POST /queue/v1/dead-letters/{id}/requeue", a.requeue)
 	mux.HandleFunc("GET /queue/v1/stats", a.stats)
 	mux.HandleFunc("/queue/v1/", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusNotFound, Title: "no such queue API route", Code: "not_found"})
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusNotFound, Title: "no such queue API route", Code: queuehttp.CodeNotFound})
 	})
 	return mux
 }
 
-// fail maps a queue error to its problem: the codes are what Client maps
-// back to the sentinel errors.
+// fail maps a queue error to its problem through queuehttp's table, the
+// one Client maps back to the sentinel errors.
 func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
-	p := httpx.Problem{Status: http.StatusInternalServerError, Title: "queue error", Detail: err.Error()}
+	p, ok := queuehttp.Problem(err)
 	switch {
-	case errors.Is(err, queue.ErrNotFound):
-		p = httpx.Problem{Status: http.StatusNotFound, Title: "submission not found", Code: "not_found", Detail: err.Error()}
-	case errors.Is(err, queue.ErrFull):
-		p = httpx.Problem{Status: http.StatusServiceUnavailable, Title: "queue is full", Code: "queue_full",
-			Detail: "the queue holds its maximum number of waiting jobs; retry later", RetryAfter: 2 * time.Second}
-	case errors.Is(err, queue.ErrLeaseLost):
-		p = httpx.Problem{Status: http.StatusConflict, Title: "lease lost", Code: "lease_lost", Detail: err.Error()}
-	case errors.Is(err, queue.ErrCanceled):
-		p = httpx.Problem{Status: http.StatusConflict, Title: "submission canceled", Code: "canceled", Detail: err.Error()}
-	case errors.Is(err, queue.ErrFinal):
-		p = httpx.Problem{Status: http.StatusConflict, Title: "submission already finished", Code: "final", Detail: err.Error()}
+	case ok:
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return // the caller left
 	default:
 		httpx.Logger(r.Context(), a.log).Error("queue operation failed", "err", err)
-		p.Status, p.Title, p.Code = http.StatusServiceUnavailable, "queue unavailable", "unavailable"
-		p.RetryAfter = time.Second
+		p = httpx.Problem{Status: http.StatusServiceUnavailable, Title: "queue unavailable", Code: queuehttp.CodeUnavailable,
+			Detail: err.Error(), RetryAfter: time.Second}
 	}
 	httpx.WriteProblem(w, r, p)
 }
 
 func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := httpx.DecodeJSON(w, r, v, maxBody); err != nil {
+	if err := httpx.DecodeJSON(w, r, v, queuehttp.MaxBody); err != nil {
 		var p *httpx.Problem
 		if errors.As(err, &p) {
 			httpx.WriteProblem(w, r, *p)
@@ -109,7 +75,7 @@ func (a *api) enqueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !req.Priority.Valid() {
-		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid request", Code: "invalid",
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid request", Code: queuehttp.CodeInvalid,
 			Errors: []httpx.FieldError{{Field: "priority", Message: "must be high, normal or low"}}})
 		return
 	}
@@ -163,7 +129,7 @@ func (a *api) watch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) lease(w http.ResponseWriter, r *http.Request) {
-	var req leaseRequest
+	var req queuehttp.LeaseRequest
 	if !a.decode(w, r, &req) {
 		return
 	}
@@ -193,7 +159,7 @@ func (a *api) lease(w http.ResponseWriter, r *http.Request) {
 func ref(id, token string) *queue.Lease { return &queue.Lease{Job: job.Job{ID: id}, Token: token} }
 
 func (a *api) extend(w http.ResponseWriter, r *http.Request) {
-	var req leaseRef
+	var req queuehttp.LeaseRef
 	if !a.decode(w, r, &req) {
 		return
 	}
@@ -202,16 +168,16 @@ func (a *api) extend(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, extendResponse{ExpiresAt: l.ExpiresAt})
+	httpx.WriteJSON(w, http.StatusOK, queuehttp.ExtendResponse{ExpiresAt: l.ExpiresAt})
 }
 
 func (a *api) complete(w http.ResponseWriter, r *http.Request) {
-	var req completeRequest
+	var req queuehttp.CompleteRequest
 	if !a.decode(w, r, &req) {
 		return
 	}
 	if !req.Result.Status.Final() {
-		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid result", Code: "invalid",
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid result", Code: queuehttp.CodeInvalid,
 			Errors: []httpx.FieldError{{Field: "result.status", Message: "must be a final status"}}})
 		return
 	}
@@ -223,7 +189,7 @@ func (a *api) complete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) release(w http.ResponseWriter, r *http.Request) {
-	var req leaseRef
+	var req queuehttp.LeaseRef
 	if !a.decode(w, r, &req) {
 		return
 	}

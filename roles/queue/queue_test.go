@@ -14,6 +14,7 @@ import (
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	pkgqueue "github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/pkg/queue/queuehttp"
 	"github.com/execbox/app/pkg/queue/queuetest"
 	"github.com/execbox/app/pkg/testenv"
 	"github.com/execbox/app/roles/queue"
@@ -53,21 +54,21 @@ func TestContractOverHTTPWithRedis(t *testing.T) {
 		cfg := config(o)
 		cfg.RedisURL, cfg.RedisPrefix = url, prefix
 		_, ts := serve(t, cfg)
-		return queue.NewClient(ts.URL, nil).WithToken("secret")
+		return queuehttp.NewClient(ts.URL, nil).WithToken("secret")
 	})
 }
 
 func TestContractOverHTTPInProcess(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T, o queuetest.Options) pkgqueue.Queue {
 		_, ts := serve(t, config(o))
-		return queue.NewClient(ts.URL, nil).WithToken("secret")
+		return queuehttp.NewClient(ts.URL, nil).WithToken("secret")
 	})
 }
 
 func TestTokenRequired(t *testing.T) {
 	t.Parallel()
 	_, ts := serve(t, queue.Config{InternalToken: "secret"})
-	_, err := queue.NewClient(ts.URL, nil).WithToken("wrong").Stats(context.Background())
+	_, err := queuehttp.NewClient(ts.URL, nil).WithToken("wrong").Stats(context.Background())
 	var p *httpx.Problem
 	if !errors.As(err, &p) || p.Status != http.StatusUnauthorized {
 		t.Fatalf("Stats with a wrong token = %v, want 401", err)
@@ -77,7 +78,7 @@ func TestTokenRequired(t *testing.T) {
 func TestFullIsServiceUnavailableWithRetryAfter(t *testing.T) {
 	t.Parallel()
 	_, ts := serve(t, queue.Config{MaxLength: 1})
-	c := queue.NewClient(ts.URL, nil)
+	c := queuehttp.NewClient(ts.URL, nil)
 	ctx := context.Background()
 	if _, err := c.Enqueue(ctx, queuetest.Req(job.PriorityNormal, 1)); err != nil {
 		t.Fatal(err)

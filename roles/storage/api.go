@@ -11,6 +11,7 @@ import (
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/store"
+	"github.com/execbox/app/pkg/store/storehttp"
 )
 
 // Internal API, all JSON, all behind the internal token:
@@ -29,19 +30,6 @@ const (
 	defaultWindow = 24 * time.Hour
 )
 
-type putRequest struct {
-	Submissions []job.Submission `json:"submissions"`
-}
-
-type retentionRequest struct {
-	Before time.Time `json:"before"`
-	Batch  int       `json:"batch"`
-}
-
-type retentionResponse struct {
-	Deleted int `json:"deleted"`
-}
-
 func newAPI(s store.Store, log *slog.Logger) http.Handler {
 	a := &api{store: s, log: log}
 	mux := http.NewServeMux()
@@ -59,25 +47,25 @@ type api struct {
 	log   *slog.Logger
 }
 
-// fail maps store errors to problems in one place.
+// fail maps store errors to problems in one place, through storehttp's
+// table, the one Client maps back to the sentinel errors.
 func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p, ok := storehttp.Problem(err)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusNotFound, Title: "not found", Code: "not_found", Detail: err.Error()})
-	case errors.Is(err, store.ErrInvalid):
-		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid request", Code: "invalid", Detail: err.Error()})
+	case ok:
+		httpx.WriteProblem(w, r, p)
 	case r.Context().Err() != nil:
 		// The caller left; nobody reads this.
 		httpx.WriteProblem(w, r, httpx.Problem{Status: 499, Title: "client closed request"})
 	default:
 		httpx.Logger(r.Context(), a.log).Error("storage request failed", "err", err)
 		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusServiceUnavailable, Title: "storage unavailable",
-			Code: "unavailable", Detail: err.Error(), RetryAfter: time.Second})
+			Code: storehttp.CodeUnavailable, Detail: err.Error(), RetryAfter: time.Second})
 	}
 }
 
 func badQuery(w http.ResponseWriter, r *http.Request, field, msg string) {
-	httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid query", Code: "invalid",
+	httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid query", Code: storehttp.CodeInvalid,
 		Errors: []httpx.FieldError{{Field: field, Message: msg}}})
 }
 
@@ -158,7 +146,7 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) put(w http.ResponseWriter, r *http.Request) {
-	var req putRequest
+	var req storehttp.PutRequest
 	if !a.decode(w, r, &req, maxPutBody) {
 		return
 	}
@@ -186,7 +174,7 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, v any, max int64) b
 }
 
 func (a *api) retention(w http.ResponseWriter, r *http.Request) {
-	var req retentionRequest
+	var req storehttp.RetentionRequest
 	if !a.decode(w, r, &req, 4096) {
 		return
 	}
@@ -195,5 +183,5 @@ func (a *api) retention(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, retentionResponse{Deleted: n})
+	httpx.WriteJSON(w, http.StatusOK, storehttp.RetentionResponse{Deleted: n})
 }

@@ -1,16 +1,13 @@
 package storage
 
 import (
-	"context"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/store"
+	"github.com/execbox/app/pkg/store/storehttp"
 )
 
 // API key routes of the internal API (behind the internal token):
@@ -24,16 +21,6 @@ import (
 // A store without keys answers 501. Secrets never cross this API: the
 // caller hashes them.
 
-type createKeyRequest struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	SHA256 string `json:"sha256"`
-}
-
-type keyList struct {
-	Keys []store.Key `json:"keys"`
-}
-
 func (a *api) mountKeys(mux *http.ServeMux) {
 	mux.HandleFunc("GET /storage/v1/keys", a.listKeys)
 	mux.HandleFunc("POST /storage/v1/keys", a.createKey)
@@ -46,22 +33,13 @@ func (a *api) keyStore(w http.ResponseWriter, r *http.Request) (store.KeyStore, 
 	ks, ok := a.store.(store.KeyStore)
 	if !ok {
 		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusNotImplemented, Title: "not implemented",
-			Code: "not_implemented", Detail: "this store keeps no API keys"})
+			Code: storehttp.CodeNotImplemented, Detail: "this store keeps no API keys"})
 	}
 	return ks, ok
 }
 
-// failKey maps the key sentinels, then the common ones.
-func (a *api) failKey(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, store.ErrKeyNotFound):
-		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusNotFound, Title: "not found", Code: "key_not_found", Detail: err.Error()})
-	case errors.Is(err, store.ErrKeyExists):
-		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusConflict, Title: "conflict", Code: "key_exists", Detail: err.Error()})
-	default:
-		a.fail(w, r, err)
-	}
-}
+// failKey maps the key sentinels like every other (storehttp's table).
+func (a *api) failKey(w http.ResponseWriter, r *http.Request, err error) { a.fail(w, r, err) }
 
 // parseHash reads a SHA-256 in lowercase or uppercase hex.
 func parseHash(s string) ([32]byte, bool) {
@@ -88,7 +66,7 @@ func (a *api) listKeys(w http.ResponseWriter, r *http.Request) {
 	if keys == nil {
 		keys = []store.Key{}
 	}
-	httpx.WriteJSON(w, http.StatusOK, keyList{Keys: keys})
+	httpx.WriteJSON(w, http.StatusOK, storehttp.KeyList{Keys: keys})
 }
 
 func (a *api) createKey(w http.ResponseWriter, r *http.Request) {
@@ -96,7 +74,7 @@ func (a *api) createKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req createKeyRequest
+	var req storehttp.CreateKeyRequest
 	if !a.decode(w, r, &req, 4096) {
 		return
 	}
@@ -151,52 +129,4 @@ func (a *api) revokeKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, k)
-}
-
-var _ store.KeyStore = (*Client)(nil)
-
-// mapKeyErr turns the key problems back into the store sentinels.
-func mapKeyErr(err error) error {
-	var p *httpx.Problem
-	if errors.As(err, &p) {
-		switch p.Code {
-		case "key_not_found":
-			return fmt.Errorf("%w: %s", store.ErrKeyNotFound, p.Detail)
-		case "key_exists":
-			return fmt.Errorf("%w: %s", store.ErrKeyExists, p.Detail)
-		}
-	}
-	return mapErr(err)
-}
-
-// CreateKey implements store.KeyStore.
-func (c *Client) CreateKey(ctx context.Context, nk store.NewKey) (store.Key, error) {
-	if err := nk.Validate(); err != nil {
-		return store.Key{}, err
-	}
-	var k store.Key
-	err := c.c.Do(ctx, http.MethodPost, "/storage/v1/keys",
-		createKeyRequest{ID: nk.ID, Name: nk.Name, SHA256: hex.EncodeToString(nk.Hash[:])}, &k)
-	return k, mapKeyErr(err)
-}
-
-// RevokeKey implements store.KeyStore.
-func (c *Client) RevokeKey(ctx context.Context, id string) (store.Key, error) {
-	var k store.Key
-	err := c.c.Do(ctx, http.MethodPost, "/storage/v1/keys/"+url.PathEscape(id)+"/revoke", nil, &k)
-	return k, mapKeyErr(err)
-}
-
-// ListKeys implements store.KeyStore.
-func (c *Client) ListKeys(ctx context.Context) ([]store.Key, error) {
-	var l keyList
-	err := c.c.Do(ctx, http.MethodGet, "/storage/v1/keys", nil, &l)
-	return l.Keys, mapKeyErr(err)
-}
-
-// LookupKey implements store.KeyStore.
-func (c *Client) LookupKey(ctx context.Context, hash [32]byte) (store.Key, error) {
-	var k store.Key
-	err := c.c.Do(ctx, http.MethodGet, "/storage/v1/keys/"+hex.EncodeToString(hash[:]), nil, &k)
-	return k, mapKeyErr(err)
 }

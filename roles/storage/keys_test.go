@@ -12,10 +12,19 @@ import (
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/sqlitestore"
 	"github.com/execbox/app/pkg/store"
+	"github.com/execbox/app/pkg/store/storehttp"
 	"github.com/execbox/app/pkg/store/storetest"
 )
 
-func keyClient(t *testing.T, s store.Store) *Client {
+func keyClient(t *testing.T, s store.Store) *storehttp.Client {
+	t.Helper()
+	c, _ := keyServer(t, s)
+	return c
+}
+
+// keyServer serves the role's handler on s and returns a client of it and
+// the test server.
+func keyServer(t *testing.T, s store.Store) (*storehttp.Client, *httptest.Server) {
 	t.Helper()
 	r, err := New(Config{InternalToken: "secret"}, discard, Deps{Store: s})
 	if err != nil {
@@ -23,7 +32,7 @@ func keyClient(t *testing.T, s store.Store) *Client {
 	}
 	srv := httptest.NewServer(r.Handler())
 	t.Cleanup(srv.Close)
-	return NewClient(srv.URL, srv.Client()).WithToken("secret")
+	return storehttp.NewClient(srv.URL, srv.Client()).WithToken("secret"), srv
 }
 
 // TestClientKeysContract runs the key contract through the HTTP client
@@ -54,7 +63,7 @@ func TestKeysAPIRejects(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t, 30*time.Second)
 	s := pgStore(t)
-	withKeys := keyClient(t, s)
+	withKeys, keySrv := keyServer(t, s)
 	hexHash := "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 	tests := []struct {
 		name, method, path, body string
@@ -72,9 +81,9 @@ func TestKeysAPIRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequestWithContext(ctx, tt.method, withKeys.c.Base+tt.path, bytes.NewBufferString(tt.body))
+			req, _ := http.NewRequestWithContext(ctx, tt.method, keySrv.URL+tt.path, bytes.NewBufferString(tt.body))
 			req.Header.Set("Authorization", "Bearer secret")
-			resp, err := withKeys.c.HTTP.Do(req)
+			resp, err := keySrv.Client().Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

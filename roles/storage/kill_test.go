@@ -15,6 +15,7 @@ import (
 
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/redisq"
+	"github.com/execbox/app/pkg/store/storehttp"
 	"github.com/execbox/app/pkg/testenv"
 )
 
@@ -132,7 +133,7 @@ func TestKill9WhileConsuming(t *testing.T) {
 		t.Fatalf("PostgreSQL holds %d of the %d results (%d rows), want each exactly once", found, total, rows)
 	}
 	// The stored copy is the whole submission, NUL bytes included.
-	c := NewClient(url, nil)
+	c := storehttp.NewClient(url, nil)
 	sub, err := c.Get(ctx, ids[total-1])
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/execbox/app/pkg/pgstore"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/store"
+	"github.com/execbox/app/pkg/store/storehttp"
 	"github.com/execbox/app/pkg/store/storetest"
 	"github.com/execbox/app/pkg/testenv"
 )
@@ -55,7 +56,7 @@ func TestClientContract(t *testing.T) {
 		}
 		srv := httptest.NewServer(r.Handler())
 		t.Cleanup(srv.Close)
-		return NewClient(srv.URL, srv.Client()).WithToken("secret")
+		return storehttp.NewClient(srv.URL, srv.Client()).WithToken("secret")
 	})
 }
 
@@ -99,7 +100,7 @@ func TestAPIRejects(t *testing.T) {
 			}
 		})
 	}
-	_, err = NewClient(srv.URL, nil).WithToken("secret").Get(ctx, "nope")
+	_, err = storehttp.NewClient(srv.URL, nil).WithToken("secret").Get(ctx, "nope")
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("client Get(unknown) = %v, want ErrNotFound", err)
 	}

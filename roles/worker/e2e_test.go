@@ -16,9 +16,9 @@ import (
 
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/pkg/queue/queuehttp"
 	"github.com/execbox/app/pkg/redisq"
 	"github.com/execbox/app/pkg/testenv"
-	queuerole "github.com/execbox/app/roles/queue"
 )
 
 const token = "e2e-token"
@@ -31,7 +31,7 @@ type cluster struct {
 	queueURL string
 	queue    *testenv.Proc
 	execURL  string
-	client   *queuerole.Client
+	client   *queuehttp.Client
 }
 
 func start(t *testing.T, bin string, args ...string) (*testenv.Proc, string) {
@@ -52,7 +52,7 @@ func newCluster(t *testing.T, redisURL, prefix string, visibility time.Duration)
 		"--visibility", visibility.String(), "--max-length", "0")
 	_, c.execURL = start(t, c.bin, "executor", "--runtimes", testenv.Runtimes(t), "--slots", "4", "--pool-size", "2",
 		"--pool-languages", "bash", "--instance", "e2e-"+strings.ReplaceAll(prefix, ":", "-"))
-	c.client = queuerole.NewClient(c.queueURL, nil).WithToken(token)
+	c.client = queuehttp.NewClient(c.queueURL, nil).WithToken(token)
 	return c
 }
 

@@ -19,12 +19,12 @@ import (
 	"time"
 
 	"github.com/execbox/app/pkg/executor"
+	"github.com/execbox/app/pkg/executor/executorhttp"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/lifecycle"
 	"github.com/execbox/app/pkg/queue"
-	execrole "github.com/execbox/app/roles/executor"
-	queuerole "github.com/execbox/app/roles/queue"
+	"github.com/execbox/app/pkg/queue/queuehttp"
 )
 
 // Config configures the worker role.
@@ -110,7 +110,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 		if cfg.QueueURL == "" {
 			return nil, errors.New("worker: EXECBOX_QUEUE_URL (--queue-url) is required")
 		}
-		r.q = queuerole.NewClient(cfg.QueueURL, nil).WithToken(cfg.InternalToken)
+		r.q = queuehttp.NewClient(cfg.QueueURL, nil).WithToken(cfg.InternalToken)
 		r.remote = true
 	}
 	exs := deps.Executors
@@ -119,7 +119,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 			return nil, errors.New("worker: EXECBOX_EXECUTOR_URLS (--executor-urls) is required")
 		}
 		for _, u := range cfg.ExecutorURLs {
-			exs = append(exs, execrole.NewClient(u, nil).WithToken(cfg.InternalToken))
+			exs = append(exs, executorhttp.NewClient(u, nil).WithToken(cfg.InternalToken))
 		}
 		r.remote = true
 	}

@@ -1,17 +1,14 @@
-package executor
+package executorhttp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/execbox/app/pkg/executor"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
-	"github.com/execbox/app/pkg/sandbox"
 )
 
 // Client is executor.Executor over the executor role's internal HTTP API.
@@ -38,13 +35,8 @@ func (c *Client) WithToken(token string) *Client {
 func (c *Client) Execute(ctx context.Context, j job.Job) (job.Result, error) {
 	var res job.Result
 	err := c.c.Do(ctx, http.MethodPost, "/executor/v1/run", j, &res)
-	var p *httpx.Problem
-	if errors.As(err, &p) && p.Code == "busy" {
-		ra := p.RetryAfter
-		if ra <= 0 {
-			ra = time.Second
-		}
-		return job.Result{}, &executor.BusyError{RetryAfter: ra}
+	if busy, ok := busyError(err); ok {
+		return job.Result{}, busy
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -69,8 +61,8 @@ func (c *Client) Capacity(ctx context.Context) (executor.Capacity, error) {
 
 // Languages lists the executor's languages and whether their images are
 // present.
-func (c *Client) Languages(ctx context.Context) ([]sandbox.LanguageStatus, error) {
-	var ls []sandbox.LanguageStatus
+func (c *Client) Languages(ctx context.Context) ([]executor.LanguageStatus, error) {
+	var ls []executor.LanguageStatus
 	err := c.c.Do(ctx, http.MethodGet, "/executor/v1/languages", nil, &ls)
 	return ls, err
 }

@@ -1,4 +1,4 @@
-package queue
+package queuehttp
 
 import (
 	"bufio"
@@ -37,32 +37,8 @@ func (c *Client) WithToken(token string) *Client {
 	return c
 }
 
-// sentinel maps a problem's code back to the queue's sentinel error.
-func sentinel(err error) error {
-	var p *httpx.Problem
-	if !errors.As(err, &p) {
-		return err
-	}
-	var s error
-	switch p.Code {
-	case "not_found":
-		s = queue.ErrNotFound
-	case "queue_full":
-		s = queue.ErrFull
-	case "lease_lost":
-		s = queue.ErrLeaseLost
-	case "canceled":
-		s = queue.ErrCanceled
-	case "final":
-		s = queue.ErrFinal
-	default:
-		return err
-	}
-	return fmt.Errorf("%w (%s)", s, p.Detail)
-}
-
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	return sentinel(c.c.Do(ctx, method, path, in, out))
+	return Sentinel(c.c.Do(ctx, method, path, in, out))
 }
 
 func jobPath(id string) string { return "/queue/v1/jobs/" + url.PathEscape(id) }
@@ -85,12 +61,12 @@ func (c *Client) Get(ctx context.Context, id string) (job.Submission, error) {
 func (c *Client) Lease(ctx context.Context, worker string, wait time.Duration) (*queue.Lease, error) {
 	var l queue.Lease
 	code, err := c.c.DoStatus(ctx, http.MethodPost, "/queue/v1/leases",
-		leaseRequest{Worker: worker, WaitMs: wait.Milliseconds()}, &l)
+		LeaseRequest{Worker: worker, WaitMs: wait.Milliseconds()}, &l)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, sentinel(err)
+		return nil, Sentinel(err)
 	}
 	if code == http.StatusNoContent {
 		return nil, nil
@@ -100,8 +76,8 @@ func (c *Client) Lease(ctx context.Context, worker string, wait time.Duration) (
 
 // Extend implements queue.Queue.
 func (c *Client) Extend(ctx context.Context, l *queue.Lease) error {
-	var r extendResponse
-	if err := c.do(ctx, http.MethodPost, "/queue/v1/leases/extend", leaseRef{ID: l.Job.ID, Token: l.Token}, &r); err != nil {
+	var r ExtendResponse
+	if err := c.do(ctx, http.MethodPost, "/queue/v1/leases/extend", LeaseRef{ID: l.Job.ID, Token: l.Token}, &r); err != nil {
 		return err
 	}
 	l.ExpiresAt = r.ExpiresAt
@@ -110,12 +86,12 @@ func (c *Client) Extend(ctx context.Context, l *queue.Lease) error {
 
 // Complete implements queue.Queue.
 func (c *Client) Complete(ctx context.Context, l *queue.Lease, res job.Result) error {
-	return c.do(ctx, http.MethodPost, "/queue/v1/leases/complete", completeRequest{ID: l.Job.ID, Token: l.Token, Result: res}, nil)
+	return c.do(ctx, http.MethodPost, "/queue/v1/leases/complete", CompleteRequest{ID: l.Job.ID, Token: l.Token, Result: res}, nil)
 }
 
 // Release implements queue.Queue.
 func (c *Client) Release(ctx context.Context, l *queue.Lease) error {
-	return c.do(ctx, http.MethodPost, "/queue/v1/leases/release", leaseRef{ID: l.Job.ID, Token: l.Token}, nil)
+	return c.do(ctx, http.MethodPost, "/queue/v1/leases/release", LeaseRef{ID: l.Job.ID, Token: l.Token}, nil)
 }
 
 // Cancel implements queue.Queue. On ErrFinal it returns the submission's
@@ -150,14 +126,14 @@ func (c *Client) Watch(ctx context.Context, id string) (<-chan job.Submission, e
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, sentinel(httpx.ReadProblem(resp))
+		return nil, Sentinel(httpx.ReadProblem(resp))
 	}
 	out := make(chan job.Submission, 1)
 	go func() {
 		defer close(out)
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 64<<10), maxBody)
+		sc.Buffer(make([]byte, 64<<10), MaxBody)
 		for sc.Scan() {
 			var s job.Submission
 			if err := json.Unmarshal(sc.Bytes(), &s); err != nil {

@@ -1,9 +1,7 @@
-package storage
+package storehttp
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,33 +31,19 @@ func (c *Client) WithToken(token string) *Client {
 	return c
 }
 
-// mapErr turns problems with a known code back into the store sentinels.
-func mapErr(err error) error {
-	var p *httpx.Problem
-	if errors.As(err, &p) {
-		switch p.Code {
-		case "not_found":
-			return fmt.Errorf("%w: %s", store.ErrNotFound, p.Detail)
-		case "invalid":
-			return fmt.Errorf("%w: %w", store.ErrInvalid, p)
-		}
-	}
-	return err
-}
-
 // Put implements store.Store.
 func (c *Client) Put(ctx context.Context, subs []job.Submission) error {
 	if len(subs) == 0 {
 		return nil
 	}
-	return mapErr(c.c.Do(ctx, http.MethodPost, "/storage/v1/submissions", putRequest{Submissions: subs}, nil))
+	return Sentinel(c.c.Do(ctx, http.MethodPost, "/storage/v1/submissions", PutRequest{Submissions: subs}, nil))
 }
 
 // Get implements store.Store.
 func (c *Client) Get(ctx context.Context, id string) (job.Submission, error) {
 	var s job.Submission
 	err := c.c.Do(ctx, http.MethodGet, "/storage/v1/submissions/"+url.PathEscape(id), nil, &s)
-	return s, mapErr(err)
+	return s, Sentinel(err)
 }
 
 // List implements store.Store.
@@ -89,7 +73,7 @@ func (c *Client) List(ctx context.Context, f store.Filter) (store.Page, error) {
 	}
 	var p store.Page
 	err := c.c.Do(ctx, http.MethodGet, path, nil, &p)
-	return p, mapErr(err)
+	return p, Sentinel(err)
 }
 
 // Stats implements store.Store. A zero since means everything.
@@ -104,12 +88,12 @@ func (c *Client) Stats(ctx context.Context, since time.Time) (store.Stats, error
 			st.ByLanguage = map[string]int64{}
 		}
 	}
-	return st, mapErr(err)
+	return st, Sentinel(err)
 }
 
 // DeleteBefore implements store.Store.
 func (c *Client) DeleteBefore(ctx context.Context, t time.Time, batch int) (int, error) {
-	var resp retentionResponse
-	err := c.c.Do(ctx, http.MethodPost, "/storage/v1/retention", retentionRequest{Before: t, Batch: batch}, &resp)
-	return resp.Deleted, mapErr(err)
+	var resp RetentionResponse
+	err := c.c.Do(ctx, http.MethodPost, "/storage/v1/retention", RetentionRequest{Before: t, Batch: batch}, &resp)
+	return resp.Deleted, Sentinel(err)
 }
