@@ -72,9 +72,9 @@ limits and logs record; ids are never reused, even after revocation.`,
 		Args: cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())
-	bindStorageDB(fs, &cfg)
-	fs.String(&name, "name", "EXECBOX_KEY_NAME", "", "name of the key (required)")
-	fs.String(&id, "id", "EXECBOX_KEY_ID", "", "id of the key: letters, digits, '.', '_', '-' (default: the name)")
+	cfg.RegisterDatabaseFlags(fs)
+	fs.String(&name, "name", "EXECBOX_KEY_NAME", name, "name of the key (required)")
+	fs.String(&id, "id", "EXECBOX_KEY_ID", id, "id of the key: letters, digits, '.', '_', '-' (default: the name)")
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := fs.Err(); err != nil {
 			return err
@@ -120,7 +120,7 @@ func newKeysListCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())
-	bindStorageDB(fs, &cfg)
+	cfg.RegisterDatabaseFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := fs.Err(); err != nil {
 			return err
@@ -158,7 +158,7 @@ func newKeysRevokeCmd(g *globals) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 	}
 	fs := flagenv.New(c.Flags())
-	bindStorageDB(fs, &cfg)
+	cfg.RegisterDatabaseFlags(fs)
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := fs.Err(); err != nil {
 			return err

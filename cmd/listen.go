@@ -1,20 +1,26 @@
 package cmd
 
 import (
-	"fmt"
+	"net"
+	"strconv"
 
 	"github.com/execbox/app/pkg/flagenv"
 )
 
-// listen is the --host/--port pair every serving command has.
+// defaultHost is every serving command's listen host: all interfaces, as a
+// container needs (compose publishes the ports it wants).
+const defaultHost = "0.0.0.0"
+
+// listen is the --host/--port pair every serving command has; the port's
+// default is the role's DefaultPort.
 type listen struct {
 	host string
 	port int
 }
 
 func (l *listen) bind(fs *flagenv.Set, defPort int) {
-	fs.String(&l.host, "host", "EXECBOX_HOST", "0.0.0.0", "listen host")
+	fs.String(&l.host, "host", "EXECBOX_HOST", defaultHost, "listen host")
 	fs.Int(&l.port, "port", "EXECBOX_PORT", defPort, "listen port")
 }
 
-func (l listen) addr() string { return fmt.Sprintf("%s:%d", l.host, l.port) }
+func (l listen) addr() string { return net.JoinHostPort(l.host, strconv.Itoa(l.port)) }

@@ -2,17 +2,18 @@ package cmd
 
 import (
 	"errors"
-	"time"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
 	"github.com/execbox/app/pkg/flagenv"
+	"github.com/execbox/app/pkg/lifecycle"
 	"github.com/execbox/app/roles/queue"
 )
 
 func newQueueCmd(g *globals) *cobra.Command {
 	var (
-		cfg queue.Config
+		cfg = queue.DefaultConfig()
 		l   listen
 	)
 	c := &cobra.Command{
@@ -32,36 +33,17 @@ Redis with maxmemory-policy noeviction.`,
 		Args: cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())
-	l.bind(fs, 8086)
-	fs.String(&cfg.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL (required)")
-	fs.String(&cfg.RedisPrefix, "redis-prefix", "EXECBOX_REDIS_PREFIX", "execbox", "prefix of every Redis key")
-	fs.Int(&cfg.RedisPoolSize, "redis-pool-size", "EXECBOX_REDIS_POOL_SIZE", 32, "most Redis connections")
-	fs.Secret(&cfg.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", "", "bearer token guarding /queue/v1")
-	fs.Duration(&cfg.Visibility, "visibility", "EXECBOX_QUEUE_VISIBILITY", 30*time.Second, "lease duration: a job whose worker stops heartbeating is delivered again after it")
-	fs.Int(&cfg.MaxDeliveries, "max-deliveries", "EXECBOX_QUEUE_MAX_DELIVERIES", 3, "expired deliveries before a job ends as internal_error on the dead-letter list")
-	fs.Int64(&cfg.MaxLength, "max-length", "EXECBOX_QUEUE_MAX_LENGTH", 10000, "most queued jobs; beyond it submissions get 503 with Retry-After (0: unlimited)")
-	fs.Duration(&cfg.ResultTTL, "result-ttl", "EXECBOX_QUEUE_RESULT_TTL", 24*time.Hour, "how long finished submissions stay in Redis (storage keeps them for good)")
-	fs.Duration(&cfg.MaxLeaseWait, "max-lease-wait", "EXECBOX_QUEUE_MAX_LEASE_WAIT", 30*time.Second, "longest long-poll lease request")
+	l.bind(fs, queue.DefaultPort)
+	cfg.RegisterFlags(fs)
+	cfg.RegisterProcessFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := fs.Err(); err != nil {
-			return err
-		}
-		if g.printed(cmd, fs) {
-			return nil
-		}
-		if cfg.RedisURL == "" {
-			return errors.New("queue: REDIS_URL (--redis-url) is required; the in-process queue is for app all")
-		}
-		cfg.Addr = l.addr()
-		log, err := g.logger("queue")
-		if err != nil {
-			return err
-		}
-		role, err := queue.New(cfg, log, queue.Deps{})
-		if err != nil {
-			return err
-		}
-		return runRole(log, role)
+		return g.serve(cmd, fs, "queue", func(log *slog.Logger) (lifecycle.Service, error) {
+			if cfg.RedisURL == "" {
+				return nil, errors.New("queue: REDIS_URL (--redis-url) is required; the in-process queue is for app all")
+			}
+			cfg.Addr = l.addr()
+			return queue.New(cfg, log, queue.Deps{})
+		})
 	}
 	return c
 }

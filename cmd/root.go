@@ -11,14 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/execbox/app/pkg/flagenv"
 	"github.com/execbox/app/pkg/lifecycle"
 	"github.com/execbox/app/pkg/logging"
-	"github.com/execbox/app/pkg/memtrim"
 )
 
 // globals are the flags every command shares.
@@ -43,8 +41,7 @@ stderr, exit status, time, memory and a verdict. One binary runs as any role;
 	root.SetOut(out)
 	root.SetErr(errOut)
 	pf := flagenv.New(root.PersistentFlags())
-	pf.String(&g.log.Format, "log-format", "EXECBOX_LOG_FORMAT", "auto", "log format: auto (colored text on a terminal, JSON otherwise), text or json")
-	pf.String(&g.log.Level, "log-level", "EXECBOX_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	g.log.RegisterFlags(pf)
 	root.PersistentFlags().BoolVar(&g.printConfig, "print-config", false, "print the effective configuration (secrets masked) and exit")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if err := pf.Err(); err != nil {
@@ -89,18 +86,27 @@ func (g *globals) printed(cmd *cobra.Command, fs *flagenv.Set) bool {
 	return true
 }
 
-// startupSettle is how long after a role starts its start-up memory is
-// released: long enough for connections, migrations and the warm pool.
-const startupSettle = 3 * time.Second
-
-// runRole runs a role until SIGINT or SIGTERM. Once its start-up has
-// settled, the memory only start-up needed goes back to the kernel
-// (pkg/memtrim), so the role idles at its working set.
-func runRole(log *slog.Logger, role lifecycle.Service) error {
+// serve runs the role build returns until SIGINT or SIGTERM, after the
+// checks every role command makes: environment values that did not parse,
+// and --print-config. The role's Run is pkg/role's Serve.
+func (g *globals) serve(cmd *cobra.Command, fs *flagenv.Set, name string, build func(*slog.Logger) (lifecycle.Service, error)) error {
+	if err := fs.Err(); err != nil {
+		return err
+	}
+	if g.printed(cmd, fs) {
+		return nil
+	}
+	log, err := g.logger(name)
+	if err != nil {
+		return err
+	}
+	r, err := build(log)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signalContext()
 	defer stop()
-	go memtrim.AfterStartup(ctx, log, startupSettle)
-	return role.Run(ctx)
+	return r.Run(ctx)
 }
 
 // signalContext ends on SIGINT or SIGTERM.

@@ -3,24 +3,19 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/execbox/app/pkg/flagenv"
+	"github.com/execbox/app/pkg/lifecycle"
 	"github.com/execbox/app/roles/storage"
 )
 
-// bindStorageDB binds the flags that say which database to use.
-func bindStorageDB(fs *flagenv.Set, cfg *storage.Config) {
-	fs.Secret(&cfg.DatabaseURL, "database-url", "DATABASE_URL", "",
-		"PostgreSQL URL; empty with --data-dir uses the embedded SQLite store")
-	fs.String(&cfg.DataDir, "data-dir", "EXECBOX_DATA_DIR", "", "directory of the embedded SQLite store (when no --database-url)")
-}
-
 func newStorageCmd(g *globals) *cobra.Command {
 	var (
-		cfg storage.Config
+		cfg = storage.DefaultConfig()
 		l   listen
 	)
 	c := &cobra.Command{
@@ -34,47 +29,29 @@ Schema migrations are applied at start under a PostgreSQL advisory lock;
 		Args: cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())
-	l.bind(fs, 8089)
-	bindStorageDB(fs, &cfg)
-	fs.String(&cfg.RedisURL, "redis-url", "REDIS_URL", "", "Redis URL of the results stream")
-	fs.String(&cfg.RedisPrefix, "redis-prefix", "EXECBOX_REDIS_PREFIX", "", "prefix of the queue's Redis keys")
-	fs.Secret(&cfg.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", "", "bearer token guarding /storage/v1")
-	fs.String(&cfg.Consumer, "consumer", "EXECBOX_STORAGE_CONSUMER", "", "consumer name in the results stream group (default: host name)")
-	fs.Int(&cfg.BatchSize, "batch-size", "EXECBOX_STORAGE_BATCH_SIZE", 500, "results written per transaction at most")
-	fs.Int(&cfg.Writers, "writers", "EXECBOX_STORAGE_WRITERS", 2, "batches written concurrently")
-	fs.Duration(&cfg.Retention, "retention", "EXECBOX_STORAGE_RETENTION", 0, "delete results older than this (0 keeps them)")
-	fs.Duration(&cfg.RetentionInterval, "retention-interval", "EXECBOX_STORAGE_RETENTION_INTERVAL", time.Minute, "pause between retention sweeps")
-	fs.Int(&cfg.RetentionBatch, "retention-batch", "EXECBOX_STORAGE_RETENTION_BATCH", 1000, "rows one retention DELETE removes")
-	fs.Duration(&cfg.MaxBackoff, "max-backoff", "EXECBOX_STORAGE_MAX_BACKOFF", 5*time.Second, "longest retry delay while PostgreSQL or Redis is down")
+	l.bind(fs, storage.DefaultPort)
+	cfg.RegisterFlags(fs)
+	cfg.RegisterProcessFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := fs.Err(); err != nil {
-			return err
-		}
-		if g.printed(cmd, fs) {
-			return nil
-		}
-		if cfg.RedisURL == "" && cfg.DatabaseURL != "" {
-			return fmt.Errorf("storage: REDIS_URL (--redis-url) is required")
-		}
-		cfg.Addr = l.addr()
-		log, err := g.logger("storage")
-		if err != nil {
-			return err
-		}
-		role, err := storage.New(cfg, log, storage.Deps{})
-		if err != nil {
-			return err
-		}
-		return runRole(log, role)
+		return g.serve(cmd, fs, "storage", func(log *slog.Logger) (lifecycle.Service, error) {
+			if cfg.RedisURL == "" && cfg.DatabaseURL != "" {
+				return nil, fmt.Errorf("storage: REDIS_URL (--redis-url) is required")
+			}
+			cfg.Addr = l.addr()
+			return storage.New(cfg, log, storage.Deps{})
+		})
 	}
 	c.AddCommand(newStorageMigrateCmd(g), newStorageKeysCmd(g))
 	return c
 }
 
+// defaultMigrateTimeout is how long "app storage migrate" tries.
+const defaultMigrateTimeout = 2 * time.Minute
+
 func newStorageMigrateCmd(g *globals) *cobra.Command {
 	var (
-		cfg     storage.Config
-		timeout time.Duration
+		cfg     = storage.DefaultConfig()
+		timeout = defaultMigrateTimeout
 	)
 	c := &cobra.Command{
 		Use:   "migrate",
@@ -85,8 +62,8 @@ migration is applied exactly once.`,
 		Args: cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())
-	bindStorageDB(fs, &cfg)
-	fs.Duration(&timeout, "timeout", "EXECBOX_MIGRATE_TIMEOUT", 2*time.Minute, "give up after this long")
+	cfg.RegisterDatabaseFlags(fs)
+	fs.Duration(&timeout, "timeout", "EXECBOX_MIGRATE_TIMEOUT", timeout, "give up after this long")
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := fs.Err(); err != nil {
 			return err

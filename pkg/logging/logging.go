@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/lmittmann/tint"
+
+	"github.com/execbox/app/pkg/flagenv"
 )
 
 // Options selects the log format and level.
@@ -20,6 +22,16 @@ type Options struct {
 	Format string
 	// Level is debug, info, warn or error.
 	Level string
+}
+
+// DefaultOptions returns the defaults the global flags show.
+func DefaultOptions() Options { return Options{Format: "auto", Level: "info"} }
+
+// RegisterFlags binds --log-format and --log-level to o.
+func (o *Options) RegisterFlags(fs *flagenv.Set) {
+	d := DefaultOptions()
+	fs.String(&o.Format, "log-format", "EXECBOX_LOG_FORMAT", d.Format, "log format: auto (colored text on a terminal, JSON otherwise), text or json")
+	fs.String(&o.Level, "log-level", "EXECBOX_LOG_LEVEL", d.Level, "log level: debug, info, warn or error")
 }
 
 // ParseLevel parses a level name.

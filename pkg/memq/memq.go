@@ -23,13 +23,15 @@ import (
 
 // Options configures the queue. Zero values take the defaults.
 type Options struct {
-	// Visibility is the lease duration (default 30s).
+	// Visibility is the lease duration (default queue.DefaultSettings).
 	Visibility time.Duration
-	// MaxDeliveries is how many expired deliveries dead-letter a job (default 3).
+	// MaxDeliveries is how many expired deliveries dead-letter a job
+	// (default queue.DefaultSettings).
 	MaxDeliveries int
 	// MaxLength caps the number of queued jobs (0: unlimited).
 	MaxLength int64
-	// ResultTTL is how long finished submissions stay readable (default 1h).
+	// ResultTTL is how long finished submissions stay readable (default
+	// queue.DefaultSettings).
 	ResultTTL time.Duration
 	// MaxFinished caps how many finished submissions stay in memory
 	// (default 1000); the oldest go first. Storage keeps them for good.
@@ -46,14 +48,15 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
+	d := queue.DefaultSettings()
 	if o.Visibility <= 0 {
-		o.Visibility = 30 * time.Second
+		o.Visibility = d.Visibility
 	}
 	if o.MaxDeliveries <= 0 {
-		o.MaxDeliveries = 3
+		o.MaxDeliveries = d.MaxDeliveries
 	}
 	if o.ResultTTL <= 0 {
-		o.ResultTTL = time.Hour
+		o.ResultTTL = d.ResultTTL
 	}
 	if o.MaxFinished <= 0 {
 		o.MaxFinished = 1000

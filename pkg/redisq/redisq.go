@@ -57,15 +57,17 @@ import (
 
 // Options configures the queue. Zero values take the defaults.
 type Options struct {
-	// Prefix starts every key (default "execbox").
+	// Prefix starts every key (default DefaultPrefix).
 	Prefix string
-	// Visibility is the lease duration (default 30s).
+	// Visibility is the lease duration (default queue.DefaultSettings).
 	Visibility time.Duration
-	// MaxDeliveries is how many expired deliveries dead-letter a job (default 3).
+	// MaxDeliveries is how many expired deliveries dead-letter a job
+	// (default queue.DefaultSettings).
 	MaxDeliveries int
 	// MaxLength caps the number of queued jobs (0: unlimited).
 	MaxLength int64
-	// ResultTTL is how long a finished submission stays in Redis (default 24h).
+	// ResultTTL is how long a finished submission stays in Redis (default
+	// queue.DefaultSettings).
 	ResultTTL time.Duration
 	// DeadLetterTTL is how long a dead-lettered submission stays (default 7 days).
 	DeadLetterTTL time.Duration
@@ -88,17 +90,18 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
+	d := queue.DefaultSettings()
 	if o.Prefix == "" {
-		o.Prefix = "execbox"
+		o.Prefix = DefaultPrefix
 	}
 	if o.Visibility <= 0 {
-		o.Visibility = 30 * time.Second
+		o.Visibility = d.Visibility
 	}
 	if o.MaxDeliveries <= 0 {
-		o.MaxDeliveries = 3
+		o.MaxDeliveries = d.MaxDeliveries
 	}
 	if o.ResultTTL <= 0 {
-		o.ResultTTL = 24 * time.Hour
+		o.ResultTTL = d.ResultTTL
 	}
 	if o.DeadLetterTTL <= 0 {
 		o.DeadLetterTTL = 7 * 24 * time.Hour

@@ -24,6 +24,7 @@ import (
 	"github.com/execbox/app/pkg/agent"
 	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/executor"
+	"github.com/execbox/app/pkg/flagenv"
 	"github.com/execbox/app/pkg/job"
 )
 
@@ -88,6 +89,66 @@ type Config struct {
 	RetryAfter time.Duration
 }
 
+// DefaultConfig returns the defaults: setDefaults fills zero fields from
+// it, and the executor's flags show it. PoolSize, whose zero means no warm
+// pool, is 1 here and stays as given in a Config built in code.
+func DefaultConfig() Config {
+	return Config{
+		Slots:               2,
+		PoolSize:            1,
+		WorkDirBytes:        64 << 20,
+		TmpBytes:            16 << 20,
+		CPUs:                1,
+		MemoryHeadroomBytes: 64 << 20,
+		PidsReserve:         64,
+		OpenFiles:           256,
+		MaxResultBytes:      8 << 20,
+		MaxMemoryKB:         2 << 20,
+		MaxProcesses:        256,
+		MaxWall:             time.Minute,
+		MaxOutputBytes:      16 << 20,
+		PullTimeout:         5 * time.Minute,
+		RetryAfter:          time.Second,
+	}
+}
+
+// RegisterFlags binds the driver's tunables (the executor role's, and app
+// all's) to c, with DefaultConfig's defaults.
+func (c *Config) RegisterFlags(fs *flagenv.Set) {
+	d := DefaultConfig()
+	fs.String(&c.Instance, "instance", "EXECBOX_EXECUTOR_INSTANCE", d.Instance, "executor instance name, the label on its sandboxes (default: host name)")
+	fs.Int(&c.Slots, "slots", "EXECBOX_SLOTS", d.Slots, "jobs run at once; beyond that the API answers 429 with Retry-After")
+	fs.Int(&c.PoolSize, "pool-size", "EXECBOX_POOL_SIZE", d.PoolSize, "warm pool: started idle sandboxes per language whose image is present (0: none)")
+	fs.Strings(&c.PoolLanguages, "pool-languages", "EXECBOX_POOL_LANGUAGES", d.PoolLanguages, "languages with a warm pool (default: all whose image is present)")
+	fs.String(&c.Runtime, "runtime", "EXECBOX_RUNTIME", d.Runtime, "OCI runtime of the sandboxes, e.g. runsc (default: Docker's)")
+	fs.Bool(&c.Pull, "pull", "EXECBOX_PULL", d.Pull, "pull missing images at start (otherwise on first use)")
+	fs.Duration(&c.PullTimeout, "pull-timeout", "EXECBOX_PULL_TIMEOUT", d.PullTimeout, "longest image pull")
+	fs.Shifted(&c.WorkDirBytes, 20, "workdir-mb", "EXECBOX_WORKDIR_MB", d.WorkDirBytes, "size of each sandbox's work directory /box (tmpfs), MiB")
+	fs.Shifted(&c.TmpBytes, 20, "tmp-mb", "EXECBOX_TMP_MB", d.TmpBytes, "size of each sandbox's /tmp (tmpfs), MiB")
+	fs.Float64(&c.CPUs, "cpus", "EXECBOX_CPUS", d.CPUs, "CPU quota of each sandbox (cores, may be fractional)")
+	fs.Shifted(&c.MaxMemoryKB, 10, "max-memory-mb", "EXECBOX_MAX_MEMORY_MB", d.MaxMemoryKB, "largest memory limit a job may have, MiB")
+	fs.Duration(&c.MaxWall, "max-wall", "EXECBOX_MAX_WALL", d.MaxWall, "largest wall time limit a job may have")
+	fs.String(&c.AgentBinary, "agent-binary", "EXECBOX_AGENT_BINARY", d.AgentBinary, "static execbox binary mounted as the sandbox agent (default: this executable)")
+}
+
+// Validate checks the settings a user gives (before defaults).
+func (c Config) Validate() error {
+	var errs []error
+	if c.Slots < 0 {
+		errs = append(errs, fmt.Errorf("--slots %d: want 1 or more (0 for the default)", c.Slots))
+	}
+	if c.PoolSize < 0 || c.PoolSize > 64 {
+		errs = append(errs, fmt.Errorf("--pool-size %d: want 0 to 64", c.PoolSize))
+	}
+	if c.CPUs < 0 || c.CPUs > 64 {
+		errs = append(errs, fmt.Errorf("--cpus %v: want a positive number up to 64", c.CPUs))
+	}
+	if c.WorkDirBytes < 0 || c.TmpBytes < 0 || c.MaxMemoryKB < 0 {
+		errs = append(errs, errors.New("--workdir-mb, --tmp-mb and --max-memory-mb must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
 func (c *Config) setDefaults() error {
 	if c.Catalog == nil {
 		return errors.New("sandbox: no catalog")
@@ -99,39 +160,40 @@ func (c *Config) setDefaults() error {
 		}
 		c.Instance = h
 	}
+	if c.PoolSize < 0 {
+		return fmt.Errorf("sandbox: pool size %d: want 0 or more", c.PoolSize)
+	}
+	d := DefaultConfig()
 	def := func(p *int64, v int64) {
 		if *p <= 0 {
 			*p = v
 		}
 	}
 	if c.Slots <= 0 {
-		c.Slots = 2
+		c.Slots = d.Slots
 	}
-	if c.PoolSize < 0 {
-		return fmt.Errorf("sandbox: pool size %d: want 0 or more", c.PoolSize)
-	}
-	def(&c.WorkDirBytes, 64<<20)
-	def(&c.TmpBytes, 16<<20)
-	def(&c.MemoryHeadroomBytes, 64<<20)
-	def(&c.PidsReserve, 64)
-	def(&c.OpenFiles, 256)
-	def(&c.MaxMemoryKB, 2<<20)
-	def(&c.MaxProcesses, 256)
-	def(&c.MaxOutputBytes, 16<<20)
+	def(&c.WorkDirBytes, d.WorkDirBytes)
+	def(&c.TmpBytes, d.TmpBytes)
+	def(&c.MemoryHeadroomBytes, d.MemoryHeadroomBytes)
+	def(&c.PidsReserve, d.PidsReserve)
+	def(&c.OpenFiles, d.OpenFiles)
+	def(&c.MaxMemoryKB, d.MaxMemoryKB)
+	def(&c.MaxProcesses, d.MaxProcesses)
+	def(&c.MaxOutputBytes, d.MaxOutputBytes)
 	if c.CPUs <= 0 {
-		c.CPUs = 1
+		c.CPUs = d.CPUs
 	}
 	if c.MaxResultBytes <= 0 {
-		c.MaxResultBytes = 8 << 20
+		c.MaxResultBytes = d.MaxResultBytes
 	}
 	if c.MaxWall <= 0 {
-		c.MaxWall = time.Minute
+		c.MaxWall = d.MaxWall
 	}
 	if c.PullTimeout <= 0 {
-		c.PullTimeout = 5 * time.Minute
+		c.PullTimeout = d.PullTimeout
 	}
 	if c.RetryAfter <= 0 {
-		c.RetryAfter = time.Second
+		c.RetryAfter = d.RetryAfter
 	}
 	return nil
 }

@@ -13,10 +13,8 @@ import (
 
 	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/executor"
-	"github.com/execbox/app/pkg/httpx"
-	"github.com/execbox/app/pkg/lifecycle"
-	"github.com/execbox/app/pkg/queue"
-	"github.com/execbox/app/pkg/sqlitestore"
+	"github.com/execbox/app/pkg/flagenv"
+	"github.com/execbox/app/pkg/role"
 	execrole "github.com/execbox/app/roles/executor"
 	"github.com/execbox/app/roles/gateway"
 	queuerole "github.com/execbox/app/roles/queue"
@@ -37,8 +35,47 @@ type Config struct {
 	ShutdownTimeout time.Duration
 }
 
+// DefaultPort is app all's listen port: the gateway's, whose public API it
+// serves.
+const DefaultPort = gateway.DefaultPort
+
+// DefaultDataDir is where the embedded store lives when neither
+// DATABASE_URL nor a data directory is given.
+const DefaultDataDir = "execbox-data"
+
+// DefaultConfig returns every role's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Gateway:  gateway.DefaultConfig(),
+		Queue:    queuerole.DefaultConfig(),
+		Worker:   worker.DefaultConfig(),
+		Executor: execrole.DefaultConfig(),
+		Storage:  storage.DefaultConfig(),
+	}
+}
+
+// RegisterFlags binds every role's tunables under the split roles' names,
+// environment variables, defaults and help texts; a flag two roles share
+// (--redis-url, --redis-prefix, --runtimes) sets both. The roles' process
+// flags (listen addresses, other roles' URLs, internal tokens) make no sense
+// in one process and are not bound.
+func (c *Config) RegisterFlags(fs *flagenv.Set) {
+	c.Queue.RegisterFlags(fs)
+	c.Storage.RegisterFlags(fs)
+	c.Executor.RegisterFlags(fs)
+	c.Worker.RegisterFlags(fs)
+	c.Gateway.RegisterFlags(fs)
+}
+
 // Embedded reports whether the in-process queue and SQLite store are used.
 func (c Config) Embedded() bool { return c.Queue.RedisURL == "" }
+
+func (c Config) withDefaults() Config {
+	if c.Storage.DatabaseURL == "" && c.Storage.DataDir == "" {
+		c.Storage.DataDir = DefaultDataDir
+	}
+	return c
+}
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
@@ -55,7 +92,6 @@ func (c Config) Validate() error {
 type Role struct {
 	cfg      Config
 	log      *slog.Logger
-	embedded *sqlitestore.Store // nil with PostgreSQL
 	storage  *storage.Role
 	queue    *queuerole.Role
 	executor *execrole.Role
@@ -63,43 +99,32 @@ type Role struct {
 	gateway  *gateway.Role
 }
 
-// New builds every role in dependency order: the store, the queue (journaled
-// by the embedded store), storage (consuming the queue's results feed), the
+// New builds every role in dependency order: storage (the one owner of the
+// store: PostgreSQL, or the embedded SQLite store that also journals the
+// in-process queue), the queue, storage's feed (the queue's results), the
 // executor, the worker (on the in-process queue and executor) and the
 // gateway (on the in-process queue and store).
 func New(cfg Config, log *slog.Logger) (*Role, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	r := &Role{cfg: cfg, log: log}
-	var journal queue.Journal
-	if cfg.Embedded() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		s, err := sqlitestore.OpenDir(ctx, cfg.Storage.DataDir, log.With("component", "storage"), sqlitestore.Options{})
-		if err != nil {
-			return nil, fmt.Errorf("all: %w", err)
-		}
-		r.embedded, journal = s, s
-	}
-	var err error
-	defer func() {
-		if err != nil && r.embedded != nil {
-			_ = r.embedded.Close()
-		}
-	}()
-	if r.queue, err = queuerole.New(cfg.Queue, log.With("component", "queue"), queuerole.Deps{Journal: journal}); err != nil {
-		return nil, fmt.Errorf("all: %w", err)
-	}
-	sdeps := storage.Deps{Feed: r.queue.Feed()}
-	if r.embedded != nil {
-		sdeps.Store = r.embedded
-	}
 	scfg := cfg.Storage
 	scfg.RedisURL = "" // the feed comes from the queue role
-	if r.storage, err = storage.New(scfg, log.With("component", "storage"), sdeps); err != nil {
+	var err error
+	if r.storage, err = storage.New(scfg, log.With("component", "storage"), storage.Deps{}); err != nil {
 		return nil, fmt.Errorf("all: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			r.storage.Close()
+		}
+	}()
+	if r.queue, err = queuerole.New(cfg.Queue, log.With("component", "queue"), queuerole.Deps{Journal: r.storage.Journal()}); err != nil {
+		return nil, fmt.Errorf("all: %w", err)
+	}
+	r.storage.Consume(r.queue.Feed())
 	ecfg := cfg.Executor
 	if ecfg.Catalog, err = catalog.LoadOrDefault(ecfg.RuntimesFile); err != nil { // once, for the gateway too
 		return nil, fmt.Errorf("all: %w", err)
@@ -118,31 +143,24 @@ func New(cfg Config, log *slog.Logger) (*Role, error) {
 	return r, nil
 }
 
+// roles is the start order, as data. Storage comes first, so that it stops
+// last: it owns the store the queue journals to. Only the gateway's routes
+// are mounted; the other roles' internal APIs stay off the public port.
+func (r *Role) roles() []role.Named {
+	return []role.Named{
+		{Name: "storage", Role: role.Unmounted(r.storage)},
+		{Name: "queue", Role: role.Unmounted(r.queue)},
+		{Name: "executor", Role: role.Unmounted(r.executor)},
+		{Name: "worker", Role: role.Unmounted(r.worker)},
+		{Name: "gateway", Role: r.gateway},
+	}
+}
+
 // Run serves the public API on one port and runs every role's background
-// work. Roles start in dependency order and stop in reverse: the HTTP server
-// drains first, then the gateway, worker (which hands back unfinished jobs),
-// executor, storage and queue. If one fails, all stop.
+// work. Roles start in order and stop in reverse: the HTTP server drains
+// first, then the gateway, worker (which hands back unfinished jobs),
+// executor, queue and storage (which closes the store). If one fails, all
+// stop.
 func (r *Role) Run(ctx context.Context) error {
-	srv := httpx.NewServer(httpx.Config{Addr: r.cfg.Addr, ShutdownTimeout: r.cfg.ShutdownTimeout}, r.log)
-	r.queue.Register(srv)
-	r.storage.Register(srv)
-	r.executor.Register(srv)
-	r.worker.Register(srv)
-	r.gateway.Register(srv)
-	r.gateway.Mount(srv)
-	services := []lifecycle.Named{
-		{Name: "queue", Service: lifecycle.Func(r.queue.Work)},
-		{Name: "storage", Service: lifecycle.Func(r.storage.Work)},
-		{Name: "executor", Service: lifecycle.Func(r.executor.Work)},
-		{Name: "worker", Service: lifecycle.Func(r.worker.Work)},
-		{Name: "gateway", Service: lifecycle.Func(r.gateway.Work)},
-		{Name: "http", Service: srv},
-	}
-	if r.embedded != nil {
-		services = append([]lifecycle.Named{{Name: "embedded store", Service: lifecycle.Func(func(ctx context.Context) error {
-			<-ctx.Done()
-			return r.embedded.Close()
-		})}}, services...)
-	}
-	return lifecycle.Run(ctx, r.log, services...)
+	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr, ShutdownTimeout: r.cfg.ShutdownTimeout}, r.roles()...)
 }

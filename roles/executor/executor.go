@@ -15,16 +15,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/docker/docker/client"
 
 	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/executor"
 	"github.com/execbox/app/pkg/executor/executorhttp"
+	"github.com/execbox/app/pkg/flagenv"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
-	"github.com/execbox/app/pkg/lifecycle"
+	"github.com/execbox/app/pkg/role"
 	"github.com/execbox/app/pkg/sandbox"
 )
 
@@ -40,51 +40,35 @@ type Config struct {
 	// Catalog, when set, is the language catalog and RuntimesFile is not
 	// read (app all parses the file once for the executor and the gateway).
 	Catalog *catalog.Catalog
-	// Instance names this executor (container label; orphans with it are
-	// removed at start and shutdown). Default: the host name.
-	Instance string
-	// Slots is how many jobs run at once; beyond, 429 with Retry-After.
-	Slots int
-	// PoolSize is the warm pool per language (0: none); PoolLanguages
-	// limits it to some languages (default: all whose image is present).
-	PoolSize      int
-	PoolLanguages []string
-	// Runtime is the OCI runtime for sandboxes ("runsc"); empty: default.
-	Runtime string
-	// Pull pulls every missing image at start (otherwise on first use);
-	// PullTimeout bounds each pull.
-	Pull        bool
-	PullTimeout time.Duration
-	// WorkDirMB and TmpMB size the sandbox tmpfs mounts /box and /tmp.
-	WorkDirMB int64
-	TmpMB     int64
-	// CPUs is each sandbox's CPU quota.
-	CPUs float64
-	// MaxMemoryMB and MaxWall clamp job limits.
-	MaxMemoryMB int64
-	MaxWall     time.Duration
-	// AgentBinary is the binary mounted as the in-sandbox agent (default:
-	// this executable; it must be statically linked).
-	AgentBinary string
+	// Sandbox configures the Docker sandbox driver (slots, warm pool,
+	// runtime, sizes, limits); its Catalog is set from the fields above.
+	Sandbox sandbox.Config
+}
+
+// DefaultPort is the executor role's listen port.
+const DefaultPort = executorhttp.DefaultPort
+
+// DefaultConfig returns the defaults the flags show.
+func DefaultConfig() Config {
+	return Config{Sandbox: sandbox.DefaultConfig()}
+}
+
+// RegisterFlags binds the executor's tunables (app all binds them too).
+func (c *Config) RegisterFlags(fs *flagenv.Set) {
+	d := DefaultConfig()
+	fs.String(&c.DockerHost, "docker-host", "DOCKER_HOST", d.DockerHost, "Docker Engine address (default: the local socket)")
+	catalog.RegisterFlags(fs, &c.RuntimesFile)
+	c.Sandbox.RegisterFlags(fs)
+}
+
+// RegisterProcessFlags binds what only the executor's own process has.
+func (c *Config) RegisterProcessFlags(fs *flagenv.Set) {
+	d := DefaultConfig()
+	fs.Secret(&c.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", d.InternalToken, "bearer token guarding /executor/v1")
 }
 
 // Validate checks the configuration.
-func (c Config) Validate() error {
-	var errs []error
-	if c.Slots < 0 {
-		errs = append(errs, fmt.Errorf("slots %d: want 1 or more (0 for the default)", c.Slots))
-	}
-	if c.PoolSize < 0 || c.PoolSize > 64 {
-		errs = append(errs, fmt.Errorf("pool size %d: want 0 to 64", c.PoolSize))
-	}
-	if c.CPUs < 0 || c.CPUs > 64 {
-		errs = append(errs, fmt.Errorf("cpus %v: want up to 64", c.CPUs))
-	}
-	if c.WorkDirMB < 0 || c.TmpMB < 0 || c.MaxMemoryMB < 0 {
-		errs = append(errs, errors.New("sizes must not be negative"))
-	}
-	return errors.Join(errs...)
-}
+func (c Config) Validate() error { return c.Sandbox.Validate() }
 
 // Role is the executor role.
 type Role struct {
@@ -115,22 +99,9 @@ func New(cfg Config, log *slog.Logger) (*Role, error) {
 	if err != nil {
 		return nil, fmt.Errorf("executor: docker client: %w", err)
 	}
-	d, err := sandbox.New(dc, sandbox.Config{
-		Catalog:       cat,
-		Instance:      cfg.Instance,
-		Slots:         cfg.Slots,
-		PoolSize:      cfg.PoolSize,
-		PoolLanguages: cfg.PoolLanguages,
-		Runtime:       cfg.Runtime,
-		AgentBinary:   cfg.AgentBinary,
-		WorkDirBytes:  cfg.WorkDirMB << 20,
-		TmpBytes:      cfg.TmpMB << 20,
-		CPUs:          cfg.CPUs,
-		MaxMemoryKB:   cfg.MaxMemoryMB << 10,
-		MaxWall:       cfg.MaxWall,
-		Pull:          cfg.Pull,
-		PullTimeout:   cfg.PullTimeout,
-	}, log)
+	scfg := cfg.Sandbox
+	scfg.Catalog = cat
+	d, err := sandbox.New(dc, scfg, log)
 	if err != nil {
 		dc.Close()
 		return nil, fmt.Errorf("executor: %w", err)
@@ -169,12 +140,7 @@ func (r *Role) Work(ctx context.Context) error {
 
 // Run serves the internal API and runs the background loops until ctx ends.
 func (r *Role) Run(ctx context.Context) error {
-	srv := httpx.NewServer(httpx.Config{Addr: r.cfg.Addr}, r.log)
-	r.Register(srv)
-	r.Mount(srv)
-	return lifecycle.Run(ctx, r.log,
-		lifecycle.Named{Name: "executor", Service: lifecycle.Func(r.Work)},
-		lifecycle.Named{Name: "http", Service: srv})
+	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr}, role.Named{Name: "executor", Role: r})
 }
 
 type runner interface {

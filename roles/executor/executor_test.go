@@ -24,6 +24,7 @@ import (
 	"github.com/execbox/app/pkg/executor/executorhttp"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/sandbox"
 	"github.com/execbox/app/pkg/testenv"
 	"github.com/execbox/app/roles/executor"
 )
@@ -42,8 +43,8 @@ func TestAPIRoundTrip(t *testing.T) {
 	t.Parallel()
 	testenv.Docker(t)
 	role, err := executor.New(executor.Config{
-		RuntimesFile: testenv.Runtimes(t), AgentBinary: testenv.BuildBinary(t), Instance: instance(),
-		Slots: 1, InternalToken: "tok", CPUs: 1,
+		RuntimesFile: testenv.Runtimes(t), InternalToken: "tok",
+		Sandbox: sandbox.Config{AgentBinary: testenv.BuildBinary(t), Instance: instance(), Slots: 1, CPUs: 1},
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +223,7 @@ func TestCatalogSource(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.Instance = instance()
+			tc.cfg.Sandbox.Instance = instance()
 			role, err := executor.New(tc.cfg, slog.New(slog.DiscardHandler))
 			if tc.wantErr {
 				if err == nil || !strings.Contains(err.Error(), "runtimes file") {

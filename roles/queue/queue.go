@@ -5,63 +5,18 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/execbox/app/pkg/httpx"
-	"github.com/execbox/app/pkg/lifecycle"
 	"github.com/execbox/app/pkg/memq"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/redisq"
+	"github.com/execbox/app/pkg/role"
 )
-
-// Config configures the queue role.
-type Config struct {
-	// Addr is the HTTP listen address of the internal API.
-	Addr string
-	// RedisURL locates Redis ("redis://host:6379/0"). Empty means the
-	// in-process queue (app all on its embedded defaults).
-	RedisURL string
-	// RedisPrefix starts every Redis key (default "execbox").
-	RedisPrefix string
-	// RedisPoolSize bounds Redis connections; each waiting long-poll lease
-	// holds none (they wait on one shared subscription).
-	RedisPoolSize int
-	// InternalToken guards /queue/v1 (bearer token); empty leaves it open.
-	InternalToken string
-	// Visibility is the lease duration; workers heartbeat well within it.
-	Visibility time.Duration
-	// MaxDeliveries is how many expired deliveries dead-letter a job.
-	MaxDeliveries int
-	// MaxLength caps the number of queued jobs (0: unlimited); beyond it
-	// Enqueue fails with queue_full (503, Retry-After).
-	MaxLength int64
-	// ResultTTL is how long finished submissions stay readable in the queue.
-	ResultTTL time.Duration
-	// MaxLeaseWait caps a long-poll lease request.
-	MaxLeaseWait time.Duration
-}
-
-// Validate checks the configuration.
-func (c Config) Validate() error {
-	if c.RedisURL != "" {
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			return fmt.Errorf("queue: --redis-url: %w", err)
-		}
-	}
-	if c.Visibility < 0 || c.MaxDeliveries < 0 || c.MaxLength < 0 || c.ResultTTL < 0 || c.MaxLeaseWait < 0 {
-		return errors.New("queue: durations and limits must not be negative")
-	}
-	if c.Visibility > 0 && c.Visibility < 300*time.Millisecond {
-		return errors.New("queue: --visibility must be at least 300ms (workers heartbeat every third of it)")
-	}
-	return nil
-}
 
 // Deps are what app all passes in.
 type Deps struct {
@@ -88,7 +43,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 		return nil, err
 	}
 	if cfg.MaxLeaseWait <= 0 {
-		cfg.MaxLeaseWait = 30 * time.Second
+		cfg.MaxLeaseWait = DefaultConfig().MaxLeaseWait
 	}
 	r := &Role{cfg: cfg, log: log, metrics: newMetrics()}
 	var base queue.Queue
@@ -161,10 +116,5 @@ func (r *Role) Work(ctx context.Context) error {
 
 // Run serves the internal API and runs the background loops until ctx ends.
 func (r *Role) Run(ctx context.Context) error {
-	srv := httpx.NewServer(httpx.Config{Addr: r.cfg.Addr}, r.log)
-	r.Register(srv)
-	r.Mount(srv)
-	return lifecycle.Run(ctx, r.log,
-		lifecycle.Named{Name: "queue", Service: lifecycle.Func(r.Work)},
-		lifecycle.Named{Name: "http", Service: srv})
+	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr}, role.Named{Name: "queue", Role: r})
 }

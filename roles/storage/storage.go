@@ -11,114 +11,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/execbox/app/pkg/httpx"
-	"github.com/execbox/app/pkg/lifecycle"
 	"github.com/execbox/app/pkg/pgstore"
 	"github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/pkg/role"
 	"github.com/execbox/app/pkg/sqlitestore"
 	"github.com/execbox/app/pkg/store"
 )
-
-// Config configures the storage role.
-type Config struct {
-	Addr string
-	// DatabaseURL selects PostgreSQL. Empty with DataDir set selects the
-	// embedded SQLite store in DataDir.
-	DatabaseURL string
-	DataDir     string
-	// RedisURL is where the results stream is, when no feed is passed in Deps.
-	RedisURL string
-	// RedisPrefix prefixes the queue's Redis keys (tests isolate with it).
-	RedisPrefix string
-	// InternalToken guards /storage/v1 (bearer token); empty leaves it open.
-	InternalToken string
-	// Consumer names this replica in the results stream's consumer group
-	// (default: the host name). Replicas need distinct names.
-	Consumer string
-	// BatchSize caps the results written per transaction (default 500).
-	BatchSize int
-	// Writers is how many batches are written concurrently (default 2).
-	Writers int
-	// ReadBlock is how long one read of the feed waits for results (default 2s).
-	ReadBlock time.Duration
-	// Retention deletes results finished longer ago than this; 0 keeps them.
-	Retention time.Duration
-	// RetentionInterval is the pause between retention sweeps (default 1m);
-	// RetentionBatch the rows one DELETE removes (default 1000).
-	RetentionInterval time.Duration
-	RetentionBatch    int
-	// MaxBackoff caps the retry delay while the database or feed is down
-	// (default 5s).
-	MaxBackoff time.Duration
-	// MaxConns bounds the PostgreSQL pool (default 4).
-	MaxConns int32
-}
-
-func (c Config) withDefaults() Config {
-	if c.Consumer == "" {
-		c.Consumer, _ = os.Hostname()
-		if c.Consumer == "" {
-			c.Consumer = "storage"
-		}
-	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = 500
-	}
-	if c.Writers <= 0 {
-		c.Writers = 2
-	}
-	if c.ReadBlock <= 0 {
-		c.ReadBlock = 2 * time.Second
-	}
-	if c.RetentionInterval <= 0 {
-		c.RetentionInterval = time.Minute
-	}
-	if c.RetentionBatch <= 0 {
-		c.RetentionBatch = 1000
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 5 * time.Second
-	}
-	return c
-}
-
-// Validate checks the configuration.
-func (c Config) Validate() error {
-	var errs []error
-	if c.DatabaseURL == "" && c.DataDir == "" {
-		errs = append(errs, errors.New("DATABASE_URL (--database-url) or a data directory (--data-dir) is required"))
-	}
-	if c.DatabaseURL != "" {
-		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
-			errs = append(errs, fmt.Errorf("--database-url: %w", err))
-		}
-	}
-	if c.RedisURL != "" {
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			errs = append(errs, fmt.Errorf("--redis-url: %w", err))
-		}
-	}
-	if c.Retention < 0 {
-		errs = append(errs, errors.New("--retention must not be negative"))
-	}
-	if c.BatchSize < 0 || c.BatchSize > 10_000 {
-		errs = append(errs, errors.New("--batch-size must be between 1 and 10000"))
-	}
-	if c.Writers < 0 || c.Writers > 16 {
-		errs = append(errs, errors.New("--writers must be between 1 and 16"))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
-	return nil
-}
 
 // Deps are the role's collaborators.
 type Deps struct {
@@ -197,6 +99,11 @@ func (r *Role) close() {
 	}
 	r.closers = nil
 }
+
+// Consume makes feed the results feed to consume (app all: the in-process
+// queue's, whose journal is this role's store). Call it before Register and
+// Work.
+func (r *Role) Consume(feed queue.ResultFeed) { r.feed = feed }
 
 // Store returns the role's store (PostgreSQL or SQLite).
 func (r *Role) Store() store.Store { return r.store }
@@ -330,10 +237,5 @@ func (r *Role) Work(ctx context.Context) error {
 
 // Run serves the internal API and runs the background loops until ctx ends.
 func (r *Role) Run(ctx context.Context) error {
-	srv := httpx.NewServer(httpx.Config{Addr: r.cfg.Addr}, r.log)
-	r.Register(srv)
-	r.Mount(srv)
-	return lifecycle.Run(ctx, r.log,
-		lifecycle.Named{Name: "storage", Service: lifecycle.Func(r.Work)},
-		lifecycle.Named{Name: "http", Service: srv})
+	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr}, role.Named{Name: "storage", Role: r})
 }

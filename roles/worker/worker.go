@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -22,64 +21,10 @@ import (
 	"github.com/execbox/app/pkg/executor/executorhttp"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
-	"github.com/execbox/app/pkg/lifecycle"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/queuehttp"
+	"github.com/execbox/app/pkg/role"
 )
-
-// Config configures the worker role.
-type Config struct {
-	Addr         string
-	QueueURL     string
-	ExecutorURLs []string
-	// InternalToken is sent to the queue and executor roles.
-	InternalToken string
-	// Name identifies this worker in the queue (default host-pid).
-	Name string
-	// Concurrency is the number of lease loops, i.e. jobs run at once.
-	Concurrency int
-	// LeaseWait is how long one long-poll lease request waits for a job.
-	LeaseWait time.Duration
-	// Heartbeat is the longest interval between lease extensions; the
-	// worker also extends at least three times per lease duration.
-	Heartbeat time.Duration
-	// Grace is how long in-flight jobs may run after shutdown begins before
-	// they are stopped and released back to the queue.
-	Grace time.Duration
-	// CapacityTTL is how long an executor's reported capacity is trusted.
-	CapacityTTL time.Duration
-}
-
-// Validate checks the configuration (the URLs only when no dependencies are
-// passed in).
-func (c Config) Validate() error {
-	if c.Concurrency < 0 || c.LeaseWait < 0 || c.Heartbeat < 0 || c.Grace < 0 || c.CapacityTTL < 0 {
-		return errors.New("worker: counts and durations must not be negative")
-	}
-	return nil
-}
-
-func (c *Config) defaults() {
-	if c.Concurrency == 0 {
-		c.Concurrency = 2
-	}
-	if c.LeaseWait == 0 {
-		c.LeaseWait = 20 * time.Second
-	}
-	if c.Heartbeat == 0 {
-		c.Heartbeat = time.Second
-	}
-	if c.Grace == 0 {
-		c.Grace = 30 * time.Second
-	}
-	if c.CapacityTTL == 0 {
-		c.CapacityTTL = 500 * time.Millisecond
-	}
-	if c.Name == "" {
-		host, _ := os.Hostname()
-		c.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
-	}
-}
 
 // Deps are what app all passes in; nil means HTTP clients built from the
 // URLs in Config.
@@ -139,6 +84,9 @@ func (r *Role) Register(srv *httpx.Server) {
 	}
 	r.metrics.register(srv.Registry())
 }
+
+// Mount adds nothing: the worker serves no API, only health and metrics.
+func (r *Role) Mount(*httpx.Server) {}
 
 // errShutdown ends jobs still running when the grace period is over.
 var errShutdown = errors.New("worker shutting down")
@@ -381,11 +329,7 @@ func (r *Role) complete(ctx context.Context, l *queue.Lease, res job.Result, log
 
 // Run serves health and metrics and runs the lease loops until ctx ends.
 func (r *Role) Run(ctx context.Context) error {
-	srv := httpx.NewServer(httpx.Config{Addr: r.cfg.Addr}, r.log)
-	r.Register(srv)
-	return lifecycle.Run(ctx, r.log,
-		lifecycle.Named{Name: "worker", Service: lifecycle.Func(r.Work)},
-		lifecycle.Named{Name: "http", Service: srv})
+	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr}, role.Named{Name: "worker", Role: r})
 }
 
 type backoff struct {

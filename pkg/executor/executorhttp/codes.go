@@ -7,11 +7,25 @@ package executorhttp
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/execbox/app/pkg/executor"
+	"github.com/execbox/app/pkg/flagenv"
 	"github.com/execbox/app/pkg/httpx"
 )
+
+// DefaultPort is the executor role's listen port; DefaultURL reaches it on
+// this host.
+const DefaultPort = 8088
+
+// DefaultURL is the executor role's URL on this host.
+func DefaultURL() string { return "http://127.0.0.1:" + strconv.Itoa(DefaultPort) }
+
+// RegisterURLsFlag binds --executor-urls, the executors a worker runs jobs on.
+func RegisterURLsFlag(fs *flagenv.Set, urls *[]string) {
+	fs.Strings(urls, "executor-urls", "EXECBOX_EXECUTOR_URLS", []string{DefaultURL()}, "executor role URLs, comma-separated")
+}
 
 // MaxJobBytes bounds a job on the run endpoint.
 const MaxJobBytes = 64 << 20

@@ -5,10 +5,24 @@
 package queuehttp
 
 import (
+	"strconv"
 	"time"
 
+	"github.com/execbox/app/pkg/flagenv"
 	"github.com/execbox/app/pkg/job"
 )
+
+// DefaultPort is the queue role's listen port.
+const DefaultPort = 8086
+
+// DefaultURL is the queue role's URL on this host.
+func DefaultURL() string { return "http://127.0.0.1:" + strconv.Itoa(DefaultPort) }
+
+// RegisterURLFlag binds --queue-url, where gateways and workers find the
+// queue role.
+func RegisterURLFlag(fs *flagenv.Set, url *string) {
+	fs.String(url, "queue-url", "EXECBOX_QUEUE_URL", DefaultURL(), "queue role URL")
+}
 
 // MaxBody bounds request bodies (a request's sources, a result's outputs).
 const MaxBody = 16 << 20

@@ -5,11 +5,25 @@
 package storehttp
 
 import (
+	"strconv"
 	"time"
+
+	"github.com/execbox/app/pkg/flagenv"
 
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/store"
 )
+
+// DefaultPort is the storage role's listen port.
+const DefaultPort = 8089
+
+// DefaultURL is the storage role's URL on this host.
+func DefaultURL() string { return "http://127.0.0.1:" + strconv.Itoa(DefaultPort) }
+
+// RegisterURLFlag binds --storage-url, where gateways find the storage role.
+func RegisterURLFlag(fs *flagenv.Set, url *string) {
+	fs.String(url, "storage-url", "EXECBOX_STORAGE_URL", DefaultURL(), "storage role URL")
+}
 
 // PutRequest stores submissions (POST /storage/v1/submissions).
 type PutRequest struct {

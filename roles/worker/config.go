@@ -1,0 +1,102 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/execbox/app/pkg/executor/executorhttp"
+	"github.com/execbox/app/pkg/flagenv"
+	"github.com/execbox/app/pkg/queue/queuehttp"
+)
+
+// Config configures the worker role.
+type Config struct {
+	Addr         string
+	QueueURL     string
+	ExecutorURLs []string
+	// InternalToken is sent to the queue and executor roles.
+	InternalToken string
+	// Name identifies this worker in the queue (default host-pid).
+	Name string
+	// Concurrency is the number of lease loops, i.e. jobs run at once.
+	Concurrency int
+	// LeaseWait is how long one long-poll lease request waits for a job.
+	LeaseWait time.Duration
+	// Heartbeat is the longest interval between lease extensions; the
+	// worker also extends at least three times per lease duration.
+	Heartbeat time.Duration
+	// Grace is how long in-flight jobs may run after shutdown begins before
+	// they are stopped and released back to the queue.
+	Grace time.Duration
+	// CapacityTTL is how long an executor's reported capacity is trusted.
+	CapacityTTL time.Duration
+}
+
+// DefaultPort is the worker's listen port (health and metrics).
+const DefaultPort = 8087
+
+// DefaultConfig returns the defaults: New fills zero fields from it and
+// the flags show it. The URLs have none here: without them a worker needs
+// its dependencies passed in (app all, tests).
+func DefaultConfig() Config {
+	return Config{
+		Concurrency: 2,
+		LeaseWait:   20 * time.Second,
+		Heartbeat:   time.Second,
+		Grace:       30 * time.Second,
+		CapacityTTL: 500 * time.Millisecond,
+	}
+}
+
+// RegisterFlags binds the worker's tunables (app all binds them too).
+func (c *Config) RegisterFlags(fs *flagenv.Set) {
+	d := DefaultConfig()
+	fs.String(&c.Name, "name", "EXECBOX_WORKER_NAME", d.Name, "worker name in the queue (default host-pid)")
+	fs.Int(&c.Concurrency, "concurrency", "EXECBOX_CONCURRENCY", d.Concurrency, "jobs run at once (lease loops)")
+	fs.Duration(&c.LeaseWait, "lease-wait", "EXECBOX_LEASE_WAIT", d.LeaseWait, "long-poll duration of one lease request")
+	fs.Duration(&c.Heartbeat, "heartbeat", "EXECBOX_HEARTBEAT", d.Heartbeat, "longest interval between lease extensions (also bounds how fast a cancel reaches a running job)")
+	fs.Duration(&c.Grace, "grace", "EXECBOX_GRACE", d.Grace, "on shutdown, how long in-flight jobs may finish before they are handed back")
+}
+
+// RegisterProcessFlags binds what only the worker's own process has: the
+// URLs of the roles it calls and the token it sends them.
+func (c *Config) RegisterProcessFlags(fs *flagenv.Set) {
+	d := DefaultConfig()
+	queuehttp.RegisterURLFlag(fs, &c.QueueURL)
+	executorhttp.RegisterURLsFlag(fs, &c.ExecutorURLs)
+	fs.Secret(&c.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", d.InternalToken, "bearer token for the queue and executor APIs")
+}
+
+// Validate checks the configuration (the URLs only when no dependencies are
+// passed in).
+func (c Config) Validate() error {
+	if c.Concurrency < 0 || c.LeaseWait < 0 || c.Heartbeat < 0 || c.Grace < 0 || c.CapacityTTL < 0 {
+		return errors.New("worker: counts and durations must not be negative")
+	}
+	return nil
+}
+
+func (c *Config) defaults() {
+	d := DefaultConfig()
+	if c.Concurrency == 0 {
+		c.Concurrency = d.Concurrency
+	}
+	if c.LeaseWait == 0 {
+		c.LeaseWait = d.LeaseWait
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = d.Heartbeat
+	}
+	if c.Grace == 0 {
+		c.Grace = d.Grace
+	}
+	if c.CapacityTTL == 0 {
+		c.CapacityTTL = d.CapacityTTL
+	}
+	if c.Name == "" {
+		host, _ := os.Hostname()
+		c.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+}
