@@ -50,6 +50,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/execbox/app/pkg/backoff"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/notify"
@@ -225,7 +226,7 @@ func (q *Queue) listen(ctx context.Context) {
 		}
 		_ = ps.Close()
 	}()
-	backoff := 100 * time.Millisecond
+	bo := backoff.New(100*time.Millisecond, 2*time.Second)
 	for {
 		msg, err := ps.Receive(ctx)
 		if err != nil {
@@ -233,15 +234,12 @@ func (q *Queue) listen(ctx context.Context) {
 				return
 			}
 			q.opts.Log.Debug("redis notifications: receive failed", "err", err)
-			select {
-			case <-ctx.Done():
+			if bo.Wait(ctx) != nil {
 				return
-			case <-time.After(backoff):
 			}
-			backoff = min(2*backoff, 2*time.Second)
 			continue
 		}
-		backoff = 100 * time.Millisecond
+		bo.Reset()
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			q.hub.NotifyAll()

@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/execbox/app/pkg/agent"
+	"github.com/execbox/app/pkg/backoff"
 	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/executor"
 	"github.com/execbox/app/pkg/flagenv"
@@ -254,7 +255,8 @@ func (d *Driver) Config() Config { return d.cfg }
 func (d *Driver) Run(ctx context.Context) error {
 	// Docker may be down or still starting: retry with backoff instead of
 	// failing the process, and report not ready meanwhile.
-	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+	bo := backoff.New(100*time.Millisecond, 5*time.Second)
+	for {
 		err := d.prepare(ctx)
 		if err == nil {
 			break
@@ -263,11 +265,9 @@ func (d *Driver) Run(ctx context.Context) error {
 			return nil
 		}
 		d.startErr.Store(&err)
-		d.log.Warn("sandbox driver cannot start yet, retrying", "err", err, "retry_in", delay)
-		select {
-		case <-ctx.Done():
+		d.log.Warn("sandbox driver cannot start yet, retrying", "err", err, "retry_in", bo.Peek())
+		if bo.Wait(ctx) != nil {
 			return nil
-		case <-time.After(delay):
 		}
 	}
 	d.startErr.Store(nil)

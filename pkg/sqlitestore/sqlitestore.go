@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/execbox/app/pkg/backoff"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/store"
@@ -103,18 +103,15 @@ func Open(ctx context.Context, path string, log *slog.Logger, opts Options) (*St
 func migrateWhileBusy(ctx context.Context, s *Store, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	wait := 5 * time.Millisecond
+	bo := &backoff.Backoff{Min: 5 * time.Millisecond, Max: 200 * time.Millisecond, Jitter: 0.5}
 	for {
 		_, err := s.Migrate(ctx, log)
 		if err == nil || !isBusy(err) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if bo.Wait(ctx) != nil {
 			return err
-		case <-time.After(wait + rand.N(wait)):
 		}
-		wait = min(2*wait, 200*time.Millisecond)
 	}
 }
 

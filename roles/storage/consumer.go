@@ -3,42 +3,19 @@ package storage
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/execbox/app/pkg/backoff"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/store"
 )
 
-// backoff is an exponential retry delay with jitter: 100 ms doubling up to
-// max, reset after a success.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func (r *Role) backoff() *backoff {
-	return &backoff{min: 100 * time.Millisecond, max: r.cfg.MaxBackoff, cur: 100 * time.Millisecond}
-}
-
-func (b *backoff) peek() time.Duration { return b.cur }
-func (b *backoff) reset()              { b.cur = b.min }
-
-// wait sleeps for the current delay (±20%) and doubles it; it returns early
-// with ctx's error.
-func (b *backoff) wait(ctx context.Context) error {
-	d := b.cur
-	d += time.Duration((rand.Float64()*0.4 - 0.2) * float64(d))
-	b.cur = min(b.cur*2, b.max)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+// newBackoff is the retry delay of every storage loop: 100 ms doubling up
+// to MaxBackoff, ±20% jitter, reset after a success.
+func (r *Role) newBackoff() *backoff.Backoff {
+	return &backoff.Backoff{Min: 100 * time.Millisecond, Max: r.cfg.MaxBackoff, Jitter: 0.2}
 }
 
 // consume reads the feed in batches and hands each batch to one of
@@ -56,7 +33,7 @@ func (r *Role) consume(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			writeBo, ackBo := r.backoff(), r.backoff()
+			writeBo, ackBo := r.newBackoff(), r.newBackoff()
 			for items := range batches {
 				if !r.write(ctx, items, writeBo) {
 					continue // ctx ended; the unacknowledged items will come again
@@ -67,7 +44,7 @@ func (r *Role) consume(ctx context.Context) {
 	}
 	defer wg.Wait()
 	defer close(batches)
-	readBo := r.backoff()
+	readBo := r.newBackoff()
 	for ctx.Err() == nil {
 		items, err := r.feed.Read(ctx, r.cfg.Consumer, r.cfg.BatchSize, r.cfg.ReadBlock)
 		if err != nil {
@@ -76,11 +53,11 @@ func (r *Role) consume(ctx context.Context) {
 			}
 			r.setReadErr(err)
 			r.metrics.readErrors.Inc()
-			r.log.Warn("reading the results feed failed, retrying", "err", err, "retry_in", readBo.peek())
-			_ = readBo.wait(ctx)
+			r.log.Warn("reading the results feed failed, retrying", "err", err, "retry_in", readBo.Peek())
+			_ = readBo.Wait(ctx)
 			continue
 		}
-		readBo.reset()
+		readBo.Reset()
 		r.setReadErr(nil)
 		if len(items) == 0 {
 			r.metrics.lag.Set(0)
@@ -96,7 +73,7 @@ func (r *Role) consume(ctx context.Context) {
 
 // write stores the batch, retrying until it commits. It returns false when
 // ctx ended first.
-func (r *Role) write(ctx context.Context, items []queue.FeedItem, bo *backoff) bool {
+func (r *Role) write(ctx context.Context, items []queue.FeedItem, bo *backoff.Backoff) bool {
 	subs := make([]job.Submission, len(items))
 	for i, it := range items {
 		subs[i] = it.Submission
@@ -108,7 +85,7 @@ func (r *Role) write(ctx context.Context, items []queue.FeedItem, bo *backoff) b
 			r.metrics.observeWrite(len(subs), time.Since(start))
 			r.observeLag(subs)
 			r.setWriteErr(nil)
-			bo.reset()
+			bo.Reset()
 			return true
 		}
 		if ctx.Err() != nil {
@@ -126,8 +103,8 @@ func (r *Role) write(ctx context.Context, items []queue.FeedItem, bo *backoff) b
 			}
 		}
 		r.setWriteErr(err)
-		r.log.Warn("writing results failed, retrying", "err", err, "batch", len(subs), "retry_in", bo.peek())
-		if bo.wait(ctx) != nil {
+		r.log.Warn("writing results failed, retrying", "err", err, "batch", len(subs), "retry_in", bo.Peek())
+		if bo.Wait(ctx) != nil {
 			return false
 		}
 	}
@@ -155,7 +132,7 @@ func (r *Role) writeEach(ctx context.Context, subs []job.Submission) bool {
 
 // ack acknowledges the items, retrying while the feed is unreachable. If ctx
 // ends first they are redelivered later and written again, harmlessly.
-func (r *Role) ack(ctx context.Context, items []queue.FeedItem, bo *backoff) {
+func (r *Role) ack(ctx context.Context, items []queue.FeedItem, bo *backoff.Backoff) {
 	ids := make([]string, len(items))
 	for i, it := range items {
 		ids[i] = it.ID
@@ -169,8 +146,8 @@ func (r *Role) ack(ctx context.Context, items []queue.FeedItem, bo *backoff) {
 		if ctx.Err() != nil {
 			return
 		}
-		r.log.Warn("acknowledging results failed, retrying", "err", err, "retry_in", bo.peek())
-		if bo.wait(ctx) != nil {
+		r.log.Warn("acknowledging results failed, retrying", "err", err, "retry_in", bo.Peek())
+		if bo.Wait(ctx) != nil {
 			return
 		}
 	}

@@ -204,16 +204,16 @@ func (r *Role) Handler() http.Handler {
 func (r *Role) Work(ctx context.Context) error {
 	defer r.close()
 	if r.pg != nil {
-		bo := r.backoff()
+		bo := r.newBackoff()
 		for {
 			if _, err := r.Migrate(ctx); err == nil {
 				break
 			} else if ctx.Err() != nil {
 				return nil
 			} else {
-				r.log.Warn("migrating the database failed, retrying", "err", err, "retry_in", bo.peek())
+				r.log.Warn("migrating the database failed, retrying", "err", err, "retry_in", bo.Peek())
 			}
-			if bo.wait(ctx) != nil {
+			if bo.Wait(ctx) != nil {
 				return nil
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/execbox/app/pkg/backoff"
 	"github.com/execbox/app/pkg/executor"
 	"github.com/execbox/app/pkg/executor/executorhttp"
 	"github.com/execbox/app/pkg/httpx"
@@ -126,7 +127,7 @@ func (r *Role) Work(ctx context.Context) error {
 
 // loop leases and runs jobs until ctx ends; jobs run under drain.
 func (r *Role) loop(ctx, drain context.Context, name string) {
-	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	bo := backoff.New(100*time.Millisecond, 5*time.Second)
 	for ctx.Err() == nil {
 		l, err := r.q.Lease(ctx, name, r.cfg.LeaseWait)
 		if err != nil {
@@ -134,25 +135,16 @@ func (r *Role) loop(ctx, drain context.Context, name string) {
 				return
 			}
 			r.metrics.leaseErrors.Inc()
-			d := backoff.next()
+			d := bo.Next()
 			r.log.Warn("lease failed; retrying", "err", err, "retry_in", d)
-			sleep(ctx, d)
+			backoff.Sleep(ctx, d)
 			continue
 		}
-		backoff.reset()
+		bo.Reset()
 		if l == nil {
 			continue
 		}
 		r.run(drain, l)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }
 
@@ -256,7 +248,7 @@ const maxExecFailures = 3
 // execute runs j on the executor with the most free capacity; busy
 // executors are retried after their Retry-After, possibly another one.
 func (r *Role) execute(ctx context.Context, j job.Job, log *slog.Logger) (job.Result, executor.Executor, error) {
-	backoff := newBackoff(200*time.Millisecond, 5*time.Second)
+	bo := backoff.New(200*time.Millisecond, 5*time.Second)
 	failures := 0
 	for {
 		ex, idx := r.pick.pick(ctx)
@@ -275,14 +267,14 @@ func (r *Role) execute(ctx context.Context, j job.Job, log *slog.Logger) (job.Re
 		case errors.As(err, &busy):
 			wait = min(max(busy.RetryAfter, 50*time.Millisecond), 5*time.Second)
 		case errors.Is(err, executor.ErrBusy):
-			wait = backoff.next()
+			wait = bo.Next()
 		default:
 			failures++
 			log.Warn("executor failed", "err", err, "failures", failures)
 			if failures >= maxExecFailures {
 				return job.Result{}, ex, fmt.Errorf("%d executor errors, the last: %w", failures, err)
 			}
-			wait = backoff.next()
+			wait = bo.Next()
 		}
 		if errors.Is(err, executor.ErrBusy) {
 			r.metrics.busy.Inc()
@@ -291,7 +283,7 @@ func (r *Role) execute(ctx context.Context, j job.Job, log *slog.Logger) (job.Re
 		} else {
 			r.pick.failed(idx)
 		}
-		sleep(ctx, wait)
+		backoff.Sleep(ctx, wait)
 		if ctx.Err() != nil {
 			return job.Result{}, ex, ctx.Err()
 		}
@@ -300,7 +292,7 @@ func (r *Role) execute(ctx context.Context, j job.Job, log *slog.Logger) (job.Re
 
 // complete reports the result, retrying while the queue is unreachable.
 func (r *Role) complete(ctx context.Context, l *queue.Lease, res job.Result, log *slog.Logger) {
-	backoff := newBackoff(100*time.Millisecond, 3*time.Second)
+	bo := backoff.New(100*time.Millisecond, 3*time.Second)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -321,9 +313,9 @@ func (r *Role) complete(ctx context.Context, l *queue.Lease, res job.Result, log
 			log.Error("could not report the result; the job runs again after its lease expires", "err", err)
 			return
 		}
-		d := backoff.next()
+		d := bo.Next()
 		log.Warn("complete failed; retrying", "err", err, "retry_in", d)
-		sleep(ctx, d)
+		backoff.Sleep(ctx, d)
 	}
 }
 
@@ -331,20 +323,3 @@ func (r *Role) complete(ctx context.Context, l *queue.Lease, res job.Result, log
 func (r *Role) Run(ctx context.Context) error {
 	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr}, role.Named{Name: "worker", Role: r})
 }
-
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func newBackoff(lo, hi time.Duration) *backoff { return &backoff{min: lo, max: hi} }
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return b.cur
-}
-
-func (b *backoff) reset() { b.cur = 0 }
