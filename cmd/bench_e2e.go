@@ -22,7 +22,7 @@ func newBenchE2ECmd(g *globals) *cobra.Command {
 For each: read every process's idle RSS, run sequential requests with a warm
 pool (latency execbox adds over the program's own run time), then a bounded
 load of concurrent POST /v1/execute requests, and print p50/p95 latency and
-every process's idle and peak RSS next to the budgets of DESIGN.md. The
+every process's idle and peak RSS next to the budgets in README.md. The
 baseline is docker run of the same program in the same run.`,
 		Args: cobra.NoArgs,
 	}

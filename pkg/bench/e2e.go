@@ -28,7 +28,7 @@ import (
 	"github.com/execbox/app/pkg/catalog"
 )
 
-// Budgets from DESIGN.md, in KiB of RSS.
+// Budgets from README.md (Benchmarks: Budgets), in KiB of RSS.
 const (
 	budgetRoleIdleKB = 12 << 10
 	budgetRolePeakKB = 20 << 10
@@ -199,7 +199,7 @@ func runShape(ctx context.Context, name string, procs []*proc, opt E2EOptions, b
 		idleBudget, peakBudget := int64(budgetRoleIdleKB), int64(budgetRolePeakKB)
 		if p.name == "all" {
 			idleBudget = budgetAllIdleKB
-			peakBudget = 0 // DESIGN.md sets no peak budget for app all
+			peakBudget = 0 // README.md's budgets set no peak for app all
 		}
 		peakCol, peakOK := "-", ""
 		if peakBudget > 0 {
