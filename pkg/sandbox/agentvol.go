@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -146,13 +147,25 @@ func (a *agentVolume) copy(ctx context.Context, helper, path string, size int64)
 	return nil
 }
 
-// cleanupOld removes agent volumes of other builds that no container uses.
+// oldAgentVolumeAge is how old another build's agent volume must be before
+// cleanupOld removes it. Docker refuses to remove a volume a container uses,
+// but between two sandboxes another executor's volume is unused for a
+// moment: an executor of another build started recently (a test run beside
+// this one, a rolling upgrade) must not lose its volume in that moment.
+const oldAgentVolumeAge = time.Hour
+
+// cleanupOld removes agent volumes of other builds that no container uses
+// and that are older than oldAgentVolumeAge.
 func (a *agentVolume) cleanupOld(ctx context.Context, keep string) {
 	list, err := a.docker.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelAgent))})
 	if err != nil {
 		return
 	}
 	for _, v := range list.Volumes {
+		created, err := time.Parse(time.RFC3339, v.CreatedAt)
+		if err != nil || time.Since(created) < oldAgentVolumeAge {
+			continue
+		}
 		if v.Name != keep {
 			if err := a.docker.VolumeRemove(ctx, v.Name, false); err == nil {
 				a.log.Info("removed old agent volume", "volume", v.Name)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,7 +47,7 @@ func startProc(t testing.TB, cred *syscall.Credential, bin string, env []string,
 	t.Helper()
 	p := &Proc{t: t, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(hermeticEnv(os.Environ()), env...)
+	p.cmd.Env = append(append(hermeticEnv(os.Environ()), "EXECBOX_EXECUTOR_INSTANCE="+Instance(t)), env...)
 	p.cmd.SysProcAttr = sysProcAttr(cred)
 	p.cmd.Stdout = &p.stdout
 	p.cmd.Stderr = &p.stderr
@@ -80,6 +81,19 @@ func startProc(t testing.TB, cred *syscall.Credential, bin string, env []string,
 		}
 	})
 	return p
+}
+
+// Instance is the executor instance name a test's processes get unless the
+// test sets EXECBOX_EXECUTOR_INSTANCE itself: unique per test process and
+// test, stable across restarts within the test (a restarted executor removes
+// its predecessor's orphans). Without it every executor on the machine would
+// be named after the host, and each removes the others' sandboxes at start
+// and stop: test runs in parallel (several packages, several checkouts)
+// would kill each other's containers.
+func Instance(t testing.TB) string {
+	h := fnv.New32a()
+	h.Write([]byte(t.Name()))
+	return fmt.Sprintf("test-%d-%08x", os.Getpid(), h.Sum32())
 }
 
 // hermeticEnv drops the variables that configure the app.
