@@ -52,11 +52,19 @@ type Config struct {
 	// Settle is when start-up memory is released (0: DefaultSettle;
 	// negative: never).
 	Settle time.Duration
+	// Internal, when set, is the guard of the internal API served at Addr:
+	// Serve refuses to start if it is open to other hosts (InternalAPI.Check).
+	Internal *InternalAPI
 }
 
 // Serve serves roles on one HTTP server at cfg.Addr until ctx ends or one
 // of them fails (see the package comment), and returns the first failure.
 func Serve(ctx context.Context, log *slog.Logger, cfg Config, roles ...Named) error {
+	if cfg.Internal != nil {
+		if err := cfg.Internal.Check(cfg.Addr, log); err != nil {
+			return err
+		}
+	}
 	srv := httpx.NewServer(httpx.Config{Addr: cfg.Addr, ShutdownTimeout: cfg.ShutdownTimeout}, log)
 	services := make([]lifecycle.Named, 0, len(roles)+1)
 	for _, r := range roles {

@@ -33,8 +33,12 @@ type Config struct {
 	Addr string
 	// DockerHost overrides DOCKER_HOST when set.
 	DockerHost string
-	// InternalToken guards /executor/v1 (bearer token); empty leaves it open.
+	// InternalToken guards /executor/v1 (bearer token); empty leaves it open, which
+	// Run allows only on loopback or with InsecureNoToken.
 	InternalToken string
+	// InsecureNoToken serves the internal API open on a non-loopback
+	// address anyway (role.InternalAPI.AllowOpen).
+	InsecureNoToken bool
 	// RuntimesFile replaces or extends the embedded language catalog.
 	RuntimesFile string
 	// Catalog, when set, is the language catalog and RuntimesFile is not
@@ -64,7 +68,8 @@ func (c *Config) RegisterFlags(fs *flagenv.Set) {
 // RegisterProcessFlags binds what only the executor's own process has.
 func (c *Config) RegisterProcessFlags(fs *flagenv.Set) {
 	d := DefaultConfig()
-	fs.Secret(&c.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", d.InternalToken, "bearer token guarding /executor/v1")
+	fs.Secret(&c.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", d.InternalToken, "bearer token guarding /executor/v1 (required unless it listens on loopback)")
+	fs.Bool(&c.InsecureNoToken, "insecure-no-token", "EXECBOX_INSECURE_NO_TOKEN", d.InsecureNoToken, "serve /executor/v1 without a token on a non-loopback address (anyone who reaches it can forge results and run code)")
 }
 
 // Validate checks the configuration.
@@ -140,7 +145,8 @@ func (r *Role) Work(ctx context.Context) error {
 
 // Run serves the internal API and runs the background loops until ctx ends.
 func (r *Role) Run(ctx context.Context) error {
-	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr}, role.Named{Name: "executor", Role: r})
+	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr,
+		Internal: &role.InternalAPI{Token: r.cfg.InternalToken, AllowOpen: r.cfg.InsecureNoToken}}, role.Named{Name: "executor", Role: r})
 }
 
 type runner interface {

@@ -25,8 +25,12 @@ type Config struct {
 	// RedisPoolSize bounds Redis connections; each waiting long-poll lease
 	// holds none (they wait on one shared subscription).
 	RedisPoolSize int
-	// InternalToken guards /queue/v1 (bearer token); empty leaves it open.
+	// InternalToken guards /queue/v1 (bearer token); empty leaves it open, which
+	// Run allows only on loopback or with InsecureNoToken.
 	InternalToken string
+	// InsecureNoToken serves the internal API open on a non-loopback
+	// address anyway (role.InternalAPI.AllowOpen).
+	InsecureNoToken bool
 	// Visibility is the lease duration; workers heartbeat well within it.
 	Visibility time.Duration
 	// MaxDeliveries is how many expired deliveries dead-letter a job.
@@ -73,7 +77,8 @@ func (c *Config) RegisterFlags(fs *flagenv.Set) {
 // RegisterProcessFlags binds what only the queue's own process has.
 func (c *Config) RegisterProcessFlags(fs *flagenv.Set) {
 	d := DefaultConfig()
-	fs.Secret(&c.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", d.InternalToken, "bearer token guarding /queue/v1")
+	fs.Secret(&c.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", d.InternalToken, "bearer token guarding /queue/v1 (required unless it listens on loopback)")
+	fs.Bool(&c.InsecureNoToken, "insecure-no-token", "EXECBOX_INSECURE_NO_TOKEN", d.InsecureNoToken, "serve /queue/v1 without a token on a non-loopback address (anyone who reaches it can forge results and run code)")
 }
 
 // Validate checks the configuration.

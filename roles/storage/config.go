@@ -25,8 +25,12 @@ type Config struct {
 	RedisURL string
 	// RedisPrefix prefixes the queue's Redis keys (tests isolate with it).
 	RedisPrefix string
-	// InternalToken guards /storage/v1 (bearer token); empty leaves it open.
+	// InternalToken guards /storage/v1 (bearer token); empty leaves it open, which
+	// Run allows only on loopback or with InsecureNoToken.
 	InternalToken string
+	// InsecureNoToken serves the internal API open on a non-loopback
+	// address anyway (role.InternalAPI.AllowOpen).
+	InsecureNoToken bool
 	// Consumer names this replica in the results stream's consumer group
 	// (default: the host name). Replicas need distinct names.
 	Consumer string
@@ -91,7 +95,8 @@ func (c *Config) RegisterFlags(fs *flagenv.Set) {
 // RegisterProcessFlags binds what only the storage role's own process has.
 func (c *Config) RegisterProcessFlags(fs *flagenv.Set) {
 	d := DefaultConfig()
-	fs.Secret(&c.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", d.InternalToken, "bearer token guarding /storage/v1")
+	fs.Secret(&c.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", d.InternalToken, "bearer token guarding /storage/v1 (required unless it listens on loopback)")
+	fs.Bool(&c.InsecureNoToken, "insecure-no-token", "EXECBOX_INSECURE_NO_TOKEN", d.InsecureNoToken, "serve /storage/v1 without a token on a non-loopback address (anyone who reaches it can forge results and run code)")
 }
 
 func (c Config) withDefaults() Config {
