@@ -17,7 +17,7 @@ import (
 // address, the other roles' URLs and the internal token. app all has one
 // listen address of its own and none of the others.
 var processFlags = map[string]bool{
-	"host": true, "port": true, "internal-token": true,
+	"host": true, "port": true, "internal-token": true, "insecure-no-token": true,
 	"queue-url": true, "storage-url": true, "executor-urls": true,
 }
 
