@@ -11,6 +11,7 @@
 #
 # What it provides:
 #   - Docker Engine (dockerd --bridge=none --iptables=false if not running)
+#   - gVisor's runsc, registered with dockerd as the runtime "runsc"
 #   - Redis 7 on 127.0.0.1:16379, append-only with fsync always
 #   - PostgreSQL 15 on 127.0.0.1:15432, throw-away cluster, trust auth, user postgres
 #   - sandbox images built from Debian packages (no registry needed; see lib.sh):
@@ -65,6 +66,7 @@ step() {
 
 step packages ensure_packages
 step docker ensure_docker
+step runsc ensure_runsc
 
 # Services do not depend on each other: start them while images build.
 if [[ ${EXECBOX_SKIP_IMAGES:-0} != 1 ]]; then
@@ -100,7 +102,7 @@ EOF
 mv "$ENV_FILE.tmp" "$ENV_FILE"
 
 summary=""
-for k in packages docker redis postgres images; do
+for k in packages docker runsc redis postgres images; do
 	[[ -n ${TIMES[$k]:-} ]] && summary+=" $k=${TIMES[$k]}s"
 done
 log "test environment ready in $(secs_since "$T_START")s:$summary"

@@ -16,7 +16,6 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 )
@@ -31,14 +30,17 @@ type agentVolume struct {
 	log      *slog.Logger
 	binary   string
 	instance string
+	// helperHost is the helper container's host configuration: the
+	// sandbox hardening with the volume mounted read-write.
+	helperHost func(vol string) *container.HostConfig
 
 	mu    sync.Mutex
 	vol   string
 	ready bool
 }
 
-func newAgentVolume(dc client.APIClient, log *slog.Logger, binary, instance string) *agentVolume {
-	return &agentVolume{docker: dc, log: log, binary: binary, instance: instance}
+func newAgentVolume(dc client.APIClient, log *slog.Logger, binary, instance string, helperHost func(vol string) *container.HostConfig) *agentVolume {
+	return &agentVolume{docker: dc, log: log, binary: binary, instance: instance, helperHost: helperHost}
 }
 
 func (a *agentVolume) name() string {
@@ -87,11 +89,7 @@ func (a *agentVolume) ensure(ctx context.Context, helperImage string) error {
 	helper, err := a.docker.ContainerCreate(ctx, &container.Config{
 		Image: helperImage, Entrypoint: []string{AgentDir + "/app"}, Cmd: []string{"version"},
 		Labels: map[string]string{LabelExecutor: a.instance}, NetworkDisabled: true,
-	}, &container.HostConfig{
-		NetworkMode: "none",
-		Mounts:      []mount.Mount{{Type: mount.TypeVolume, Source: name, Target: AgentDir, VolumeOptions: &mount.VolumeOptions{NoCopy: true}}},
-		LogConfig:   container.LogConfig{Type: "none"},
-	}, nil, nil, "")
+	}, a.helperHost(name), nil, nil, "")
 	if err != nil {
 		return fmt.Errorf("create helper container (%s): %w", helperImage, err)
 	}

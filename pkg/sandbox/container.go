@@ -55,6 +55,13 @@ func (s *sandbox) alive() bool {
 // hostConfig is the hardening every sandbox gets; only validated config
 // and the clamped limits feed it, never raw request fields.
 func (d *Driver) hostConfig(n need) *container.HostConfig {
+	return d.hardened(n, d.agent.name(), true)
+}
+
+// hardened is the host configuration of a sandbox (the agent volume vol
+// read-only) and of the helper that fills that volume (read-write, never
+// started): one shape, which the Docker API guard (pkg/dockerguard) checks.
+func (d *Driver) hardened(n need, vol string, readOnly bool) *container.HostConfig {
 	mem := n.memoryKB<<10 + d.cfg.WorkDirBytes + d.cfg.TmpBytes + d.cfg.MemoryHeadroomBytes
 	pids := n.processes + d.cfg.PidsReserve
 	return &container.HostConfig{
@@ -66,13 +73,13 @@ func (d *Driver) hostConfig(n need) *container.HostConfig {
 		// SETUID/SETGID: switch to the program's uid; KILL: kill its
 		// processes, which run under another uid.
 		CapAdd:      []string{"SETUID", "SETGID", "KILL"},
-		SecurityOpt: []string{"no-new-privileges"},
+		SecurityOpt: SecurityOpt(),
 		Tmpfs: map[string]string{
 			agent.WorkDir: fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,mode=1777", d.cfg.WorkDirBytes),
 			"/tmp":        fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,mode=1777", d.cfg.TmpBytes),
 		},
 		Mounts: []mount.Mount{{
-			Type: mount.TypeVolume, Source: d.agent.name(), Target: AgentDir, ReadOnly: true,
+			Type: mount.TypeVolume, Source: vol, Target: AgentDir, ReadOnly: readOnly,
 			VolumeOptions: &mount.VolumeOptions{NoCopy: true},
 		}},
 		Resources: container.Resources{

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/sandbox"
 	"github.com/execbox/app/pkg/testenv"
 )
 
@@ -142,39 +143,51 @@ func (c hostileCase) check(t *testing.T, res job.Result) {
 	}
 }
 
+// hostileRuntimes are the OCI runtimes the corpus runs under: Docker's
+// default (runc) and gVisor (scripts/testenv.sh registers runsc). A missing
+// runtime fails the test; it is never skipped.
+var hostileRuntimes = []struct{ name, runtime string }{{"runc", ""}, {"runsc", "runsc"}}
+
 func TestHostileCorpus(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
 	cases := loadHostile(t)
-	// Bounded parallelism: the machine has two cores and the CPU-bound
-	// cases must still reach their CPU limit before their wall limit.
+	// Bounded parallelism over both runtimes: the machine has two cores and
+	// the CPU-bound cases must still reach their CPU limit before their
+	// wall limit.
 	sem := make(chan struct{}, 3)
-	// t.Run returns once its parallel subtests are done (also when -run
-	// leaves some out, which a WaitGroup counted up front would not survive).
-	t.Run("cases", func(t *testing.T) {
-		for _, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				t.Parallel()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				start := time.Now()
-				res := b.run(t, job.Request{Language: c.language, Files: src("main", c.source), Limits: c.limits})
-				t.Logf("%s: %s in %s", c.name, res.Status, time.Since(start).Round(time.Millisecond))
-				c.check(t, res)
+	for _, rt := range hostileRuntimes {
+		t.Run(rt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(c *sandbox.Config) { c.Runtime = rt.runtime })
+			// t.Run returns once its parallel subtests are done (also when
+			// -run leaves some out, which a WaitGroup counted up front would
+			// not survive).
+			t.Run("cases", func(t *testing.T) {
+				for _, c := range cases {
+					t.Run(c.name, func(t *testing.T) {
+						t.Parallel()
+						sem <- struct{}{}
+						defer func() { <-sem }()
+						start := time.Now()
+						res := b.run(t, job.Request{Language: c.language, Files: src("main", c.source), Limits: c.limits})
+						t.Logf("%s/%s: %s in %s", rt.name, c.name, res.Status, time.Since(start).Round(time.Millisecond))
+						c.check(t, res)
+					})
+				}
 			})
-		}
-	})
 
-	// The executor is healthy afterwards, the work directory of the next
-	// job is clean, and no sandbox is left behind.
-	res := b.run(t, job.Request{Language: "bash", Files: src("main.sh", "ls -A /box /tmp; df -k /box | tail -1 | awk '{print $3 < 1024}'")})
-	if res.Status != job.StatusAccepted || res.Run.Stdout.Text != "/box:\nmain.sh\n\n/tmp:\n1\n" {
-		t.Errorf("job after the corpus: %s", dump(res))
+			// The executor is healthy afterwards, the work directory of the
+			// next job is clean, and no sandbox is left behind.
+			res := b.run(t, job.Request{Language: "bash", Files: src("main.sh", "ls -A /box /tmp; df -k /box | tail -1 | awk '{print $3 < 1024}'")})
+			if res.Status != job.StatusAccepted || res.Run.Stdout.Text != "/box:\nmain.sh\n\n/tmp:\n1\n" {
+				t.Errorf("job after the corpus: %s", dump(res))
+			}
+			if c, _ := b.driver.Capacity(context.Background()); c.Busy != 0 {
+				t.Errorf("capacity after the corpus: %+v", c)
+			}
+			waitNoContainers(t, b)
+		})
 	}
-	if c, _ := b.driver.Capacity(context.Background()); c.Busy != 0 {
-		t.Errorf("capacity after the corpus: %+v", c)
-	}
-	waitNoContainers(t, b)
 }
 
 // waitNoContainers waits for the driver's background removals.

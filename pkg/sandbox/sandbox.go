@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
 	"github.com/execbox/app/pkg/agent"
@@ -243,7 +244,9 @@ func New(dc client.APIClient, cfg Config, log *slog.Logger) (*Driver, error) {
 		rng:     rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))),
 	}
 	d.images = newImages(dc, log, d.metrics, cfg.PullTimeout)
-	d.agent = newAgentVolume(dc, log, cfg.AgentBinary, cfg.Instance)
+	d.agent = newAgentVolume(dc, log, cfg.AgentBinary, cfg.Instance, func(vol string) *container.HostConfig {
+		return d.hardened(need{memoryKB: 16 << 10, processes: 1}, vol, false)
+	})
 	return d, nil
 }
 

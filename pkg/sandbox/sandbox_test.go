@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/execbox/app/pkg/catalog"
+	"github.com/execbox/app/pkg/dockerguard"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/sandbox"
 	"github.com/execbox/app/pkg/testenv"
@@ -54,7 +56,10 @@ func setup(t *testing.T, mutate func(*sandbox.Config)) *bundle {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	d, err := sandbox.New(dc, cfg, log)
+	// The driver talks to Docker only through the API guard, as in
+	// compose: every sandbox test also proves the guard lets the real
+	// sandbox shape (and only this executor's containers) through.
+	d, err := sandbox.New(startGuard(t, cfg, log), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +83,41 @@ func setup(t *testing.T, mutate func(*sandbox.Config)) *bundle {
 	})
 	waitReady(t, d)
 	return &bundle{driver: d, docker: dc, instance: cfg.Instance, catalog: cat}
+}
+
+// startGuard serves a Docker API guard (pkg/dockerguard) for cfg's instance,
+// runtime and catalog on a loopback port and returns a client of it. The
+// guard stops after the driver (cleanups run last-registered first).
+func startGuard(t *testing.T, cfg sandbox.Config, log *slog.Logger) *client.Client {
+	t.Helper()
+	pol := dockerguard.Policy{Instance: cfg.Instance, Runtime: cfg.Runtime}
+	for _, l := range cfg.Catalog.All() {
+		pol.Images = append(pol.Images, l.Image)
+	}
+	g, err := dockerguard.New(pol, os.Getenv("DOCKER_HOST"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- dockerguard.Serve(ctx, ln, g, log) }()
+	gc, err := client.NewClientWithOpts(client.WithHost("tcp://"+ln.Addr().String()), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		gc.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("docker guard: %v", err)
+		}
+		g.Close()
+	})
+	return gc
 }
 
 func waitReady(t *testing.T, d *sandbox.Driver) {

@@ -7,5 +7,5 @@
 sleep 1000 &
 (sleep 1000 &)
 nohup sleep 1000 >/dev/null 2>&1 &
-setsid sh -c 'while :; do echo tick; sleep 1; done' &
+setsid sh -c 'while :; do sleep 1; echo tick; done' &
 echo started
