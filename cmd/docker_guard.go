@@ -36,15 +36,16 @@ carry the executor's label. Everything else gets 403 with the reason.
 Point the executor's DOCKER_HOST at it (tcp://HOST:PORT).`,
 		Args: cobra.NoArgs,
 	}
+	def := dockerguard.DefaultPolicy()
 	fs := flagenv.New(c.Flags())
 	fs.String(&listen, "listen", "EXECBOX_GUARD_LISTEN", "127.0.0.1:2375", "address the guard listens on (the executor's DOCKER_HOST)")
 	fs.String(&dockerHost, "docker-host", "EXECBOX_GUARD_DOCKER_HOST", "unix:///var/run/docker.sock", "the Docker Engine the guard forwards to")
 	fs.String(&pol.Instance, "instance", "EXECBOX_EXECUTOR_INSTANCE", "", "the executor's instance name: the label its containers must carry (empty: any execbox executor label)")
 	fs.String(&pol.Runtime, "runtime", "EXECBOX_RUNTIME", "", "the one OCI runtime sandboxes may use, e.g. runsc (default: Docker's)")
 	fs.String(&runtimes, "runtimes", "EXECBOX_RUNTIMES", "", "language catalog file (as the executor's): only its images may run or be pulled")
-	fs.Int64(&maxMemoryMB, "max-memory-mb", "EXECBOX_GUARD_MAX_MEMORY_MB", 2560, "largest memory limit of a sandbox container, MiB (the executor's --max-memory-mb plus its tmpfs and 64 MiB)")
-	fs.Int64(&pol.MaxPids, "max-pids", "EXECBOX_GUARD_MAX_PIDS", 1024, "largest pids limit of a sandbox container")
-	fs.String(&cpus, "max-cpus", "EXECBOX_GUARD_MAX_CPUS", "4", "largest CPU quota of a sandbox container (cores)")
+	fs.Int64(&maxMemoryMB, "max-memory-mb", "EXECBOX_GUARD_MAX_MEMORY_MB", def.MaxMemoryBytes>>20, "largest memory limit of a sandbox container, MiB (the executor's --max-memory-mb plus its tmpfs and 64 MiB)")
+	fs.Int64(&pol.MaxPids, "max-pids", "EXECBOX_GUARD_MAX_PIDS", def.MaxPids, "largest pids limit of a sandbox container")
+	fs.String(&cpus, "max-cpus", "EXECBOX_GUARD_MAX_CPUS", strconv.FormatFloat(def.MaxCPUs, 'g', -1, 64), "largest CPU quota of a sandbox container (cores)")
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := fs.Err(); err != nil {
 			return err

@@ -245,38 +245,45 @@ func TestComposeRoleURLsPointAtServices(t *testing.T) {
 	}
 }
 
+// TestComposeOnlyExecutorReachesDocker: only execbox's Docker API guard
+// mounts the Docker socket, only the executor shares a network with it, and
+// both agree on the executor's instance label, which the guard enforces.
 func TestComposeOnlyExecutorReachesDocker(t *testing.T) {
 	t.Parallel()
 	c := loadCompose(t)
-	proxy, ok := c.Services["docker-proxy"]
+	guard, ok := c.Services["docker-guard"]
 	if !ok {
-		t.Fatal("no docker-proxy service")
+		t.Fatal("no docker-guard service")
 	}
-	if !slices.Contains(proxy.Volumes, "/var/run/docker.sock:/var/run/docker.sock:ro") {
-		t.Errorf("docker-proxy volumes %q: want the Docker socket mounted read-only", proxy.Volumes)
+	if cmd := strs(t, guard.Command); len(cmd) == 0 || cmd[0] != "docker-guard" {
+		t.Errorf("docker-guard command %q, want app docker-guard", cmd)
 	}
-	pe := env(t, proxy.Environment)
-	for _, k := range []string{"EXEC", "BUILD", "COMMIT", "SWARM", "SECRETS", "NETWORKS"} {
-		if pe[k] != "0" {
-			t.Errorf("docker-proxy: %s=%q, want 0", k, pe[k])
-		}
+	if guard.Image != c.Services["executor"].Image {
+		t.Errorf("docker-guard image %q, want the roles' image %q", guard.Image, c.Services["executor"].Image)
 	}
-	proxyNets := keys(t, proxy.Networks)
-	if len(proxyNets) == 0 {
-		t.Fatal("docker-proxy is on the default network, shared with everything")
+	if !slices.Contains(guard.Volumes, "/var/run/docker.sock:/var/run/docker.sock:ro") {
+		t.Errorf("docker-guard volumes %q: want the Docker socket mounted read-only", guard.Volumes)
 	}
-	for n := range proxyNets {
+	ge := env(t, guard.Environment)
+	if ge["EXECBOX_GUARD_DOCKER_HOST"] != "unix:///var/run/docker.sock" {
+		t.Errorf("docker-guard EXECBOX_GUARD_DOCKER_HOST=%q, want the mounted socket", ge["EXECBOX_GUARD_DOCKER_HOST"])
+	}
+	guardNets := keys(t, guard.Networks)
+	if len(guardNets) == 0 {
+		t.Fatal("docker-guard is on the default network, shared with everything")
+	}
+	for n := range guardNets {
 		if net := c.Networks[n]; net == nil || !net.Internal {
-			t.Errorf("docker-proxy network %q is not internal", n)
+			t.Errorf("docker-guard network %q is not internal", n)
 		}
 	}
 	var sharing []string
 	for name, s := range c.Services {
-		if name == "docker-proxy" {
+		if name == "docker-guard" {
 			continue
 		}
 		for n := range keys(t, s.Networks) {
-			if _, ok := proxyNets[n]; ok {
+			if _, ok := guardNets[n]; ok {
 				sharing = append(sharing, name)
 				break
 			}
@@ -292,10 +299,22 @@ func TestComposeOnlyExecutorReachesDocker(t *testing.T) {
 	}
 	sort.Strings(sharing)
 	if !slices.Equal(sharing, []string{"executor"}) {
-		t.Errorf("services sharing a network with docker-proxy: %v, want only executor", sharing)
+		t.Errorf("services sharing a network with docker-guard: %v, want only executor", sharing)
 	}
-	if h := env(t, c.Services["executor"].Environment)["DOCKER_HOST"]; h != "tcp://docker-proxy:2375" {
-		t.Errorf("executor DOCKER_HOST=%q, want tcp://docker-proxy:2375", h)
+	ee := env(t, c.Services["executor"].Environment)
+	if h := ee["DOCKER_HOST"]; h != "tcp://docker-guard:2375" {
+		t.Errorf("executor DOCKER_HOST=%q, want tcp://docker-guard:2375", h)
+	}
+	if ge["EXECBOX_GUARD_LISTEN"] != "0.0.0.0:2375" {
+		t.Errorf("docker-guard EXECBOX_GUARD_LISTEN=%q, want 0.0.0.0:2375 (its internal network)", ge["EXECBOX_GUARD_LISTEN"])
+	}
+	for _, k := range []string{"EXECBOX_EXECUTOR_INSTANCE", "EXECBOX_RUNTIME"} {
+		if ee[k] != ge[k] {
+			t.Errorf("%s: executor %q, docker-guard %q: they must agree (the guard enforces it)", k, ee[k], ge[k])
+		}
+	}
+	if ee["EXECBOX_EXECUTOR_INSTANCE"] == "" {
+		t.Error("EXECBOX_EXECUTOR_INSTANCE is empty: the guard would accept any executor's label")
 	}
 }
 

@@ -260,7 +260,9 @@ func TestPolicy(t *testing.T) {
 		{"devices", func(r *container.CreateRequest) {
 			r.HostConfig.Devices = []container.DeviceMapping{{PathOnHost: "/dev/kvm", PathInContainer: "/dev/kvm"}}
 		}, "devices"},
-		{"sysctls", func(r *container.CreateRequest) { r.HostConfig.Sysctls = map[string]string{"kernel.shm_rmid_forced": "1"} }, "sysctls"},
+		{"sysctls", func(r *container.CreateRequest) {
+			r.HostConfig.Sysctls = map[string]string{"kernel.shm_rmid_forced": "1"}
+		}, "sysctls"},
 		{"unmasked /proc", func(r *container.CreateRequest) { r.HostConfig.MaskedPaths = []string{} }, "masked"},
 		{"other runtime", func(r *container.CreateRequest) { r.HostConfig.Runtime = "io.containerd.runc.v2" }, "runtime"},
 		{"no label", func(r *container.CreateRequest) { r.Config.Labels = nil }, "label"},

@@ -30,24 +30,31 @@ type Policy struct {
 	// Images the sandboxes may run and the guard may pull (the catalog's).
 	// Empty: any image.
 	Images []string
-	// MaxMemoryBytes bounds a sandbox's memory cgroup (default 2560 MiB:
-	// the executor's largest job limit, 2 GiB, plus its tmpfs and headroom).
+	// MaxMemoryBytes bounds a sandbox's memory cgroup.
 	MaxMemoryBytes int64
-	// MaxPids bounds a sandbox's pids limit (default 1024).
+	// MaxPids bounds a sandbox's pids limit.
 	MaxPids int64
-	// MaxCPUs bounds a sandbox's CPU quota in cores (default 4).
+	// MaxCPUs bounds a sandbox's CPU quota in cores.
 	MaxCPUs float64
 }
 
+// DefaultPolicy holds the default maximums: room for the executor's largest
+// job (2 GiB plus its tmpfs and headroom; 256 processes, scaled for
+// gVisor's host threads) on a few cores.
+func DefaultPolicy() Policy {
+	return Policy{MaxMemoryBytes: 2560 << 20, MaxPids: 4096, MaxCPUs: 4}
+}
+
 func (p *Policy) setDefaults() error {
+	def := DefaultPolicy()
 	if p.MaxMemoryBytes == 0 {
-		p.MaxMemoryBytes = 2560 << 20
+		p.MaxMemoryBytes = def.MaxMemoryBytes
 	}
 	if p.MaxPids == 0 {
-		p.MaxPids = 1024
+		p.MaxPids = def.MaxPids
 	}
 	if p.MaxCPUs == 0 {
-		p.MaxCPUs = 4
+		p.MaxCPUs = def.MaxCPUs
 	}
 	if p.MaxMemoryBytes < 0 || p.MaxPids < 0 || p.MaxCPUs < 0 {
 		return errors.New("docker-guard: policy maximums must not be negative")

@@ -68,10 +68,34 @@ func loadHostile(t *testing.T) []hostileCase {
 	return cases
 }
 
-// check compares a result with the case's expectations.
-func (c hostileCase) check(t *testing.T, res job.Result) {
+// expectations are the case's expectations under runtime: a key
+// "runsc_KEY" replaces KEY under gVisor (where the kernel behind the
+// program is gVisor's, not Linux's) and is ignored under runc.
+func (c hostileCase) expectations(runtime string) map[string]string {
+	e := map[string]string{}
+	for k, v := range c.expect {
+		if !strings.HasPrefix(k, "runsc_") {
+			e[k] = v
+		}
+	}
+	if runtime == "runsc" {
+		for k, v := range c.expect {
+			if rest, ok := strings.CutPrefix(k, "runsc_"); ok {
+				e[rest] = v
+			}
+		}
+	}
+	return e
+}
+
+// check compares a result with the case's expectations under runtime.
+// "run: optional" allows a result without a run step (gVisor's sentry holds
+// all of the sandbox's memory, so the memory cgroup's OOM killer ends the
+// whole sandbox, supervisor included: the verdict stays right, the step is
+// lost).
+func (c hostileCase) check(t *testing.T, runtime string, res job.Result) {
 	t.Helper()
-	e := c.expect
+	e := c.expectations(runtime)
 	// "a|b": either status is right (a fork bomb may end on time or on
 	// the memory its copies hold).
 	if !slices.Contains(strings.Split(e["status"], "|"), string(res.Status)) {
@@ -81,6 +105,9 @@ func (c hostileCase) check(t *testing.T, res job.Result) {
 		return
 	}
 	run := res.Run
+	if run == nil && e["run"] == "optional" {
+		return
+	}
 	if run == nil {
 		t.Fatalf("%s: no run step\n%s", c.name, dump(res))
 	}
@@ -90,7 +117,7 @@ func (c hostileCase) check(t *testing.T, res job.Result) {
 	}
 	for key, want := range e {
 		switch key {
-		case "status", "limits":
+		case "status", "limits", "run":
 		case "limit_exceeded":
 			if run.LimitExceeded != want {
 				t.Errorf("%s: limit_exceeded %q, want %q\n%s", c.name, run.LimitExceeded, want, dump(res))
@@ -171,15 +198,17 @@ func TestHostileCorpus(t *testing.T) {
 						start := time.Now()
 						res := b.run(t, job.Request{Language: c.language, Files: src("main", c.source), Limits: c.limits})
 						t.Logf("%s/%s: %s in %s", rt.name, c.name, res.Status, time.Since(start).Round(time.Millisecond))
-						c.check(t, res)
+						c.check(t, rt.name, res)
 					})
 				}
 			})
 
 			// The executor is healthy afterwards, the work directory of the
 			// next job is clean, and no sandbox is left behind.
-			res := b.run(t, job.Request{Language: "bash", Files: src("main.sh", "ls -A /box /tmp; df -k /box | tail -1 | awk '{print $3 < 1024}'")})
-			if res.Status != job.StatusAccepted || res.Run.Stdout.Text != "/box:\nmain.sh\n\n/tmp:\n1\n" {
+			// (Globs, not ls: gVisor 20221219 answers ls's statx on a mount
+			// point with EINVAL.)
+			res := b.run(t, job.Request{Language: "bash", Files: src("main.sh", "shopt -s nullglob dotglob; echo /box/* /tmp/*; df -k /box | tail -1 | awk '{print $3 < 1024}'")})
+			if res.Status != job.StatusAccepted || res.Run.Stdout.Text != "/box/main.sh\n1\n" {
 				t.Errorf("job after the corpus: %s", dump(res))
 			}
 			if c, _ := b.driver.Capacity(context.Background()); c.Busy != 0 {

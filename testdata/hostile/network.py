@@ -2,6 +2,8 @@
 # (192.0.2.1 is TEST-NET-1, a documentation address; no packet can leave.)
 # expect status: accepted
 # expect stdout: interfaces ['lo']\nconnect ENETUNREACH\nresolve failed
+# gVisor's network stack (runsc --network=none) says "no route to host":
+# expect runsc_stdout: interfaces ['lo']\nconnect EHOSTUNREACH\nresolve failed
 import errno, socket
 print("interfaces", sorted(name for _, name in socket.if_nameindex()))
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
