@@ -33,6 +33,7 @@ const clockTick = 10 * time.Millisecond
 type runner struct {
 	uid int
 	env []string
+	cg  cgroupCPU // nil without a readable cgroup (gVisor)
 }
 
 func run(ctx context.Context, spec Spec) (Result, error) {
@@ -51,7 +52,7 @@ func run(ctx context.Context, spec Spec) (Result, error) {
 	if err := setStaticLimits(spec); err != nil {
 		return Result{}, err
 	}
-	r := &runner{uid: spec.UID, env: programEnv(os.Environ(), spec.Env)}
+	r := &runner{uid: spec.UID, env: programEnv(os.Environ(), spec.Env), cg: newCgroupCPU()}
 	var res Result
 	if spec.Compile != nil && len(spec.Compile.Argv) > 0 {
 		st, err := r.step(ctx, spec.Compile.Argv, nil, spec.Compile.Limits, nil)
@@ -319,6 +320,21 @@ func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.
 	defer func() { _ = inW.Close(); _ = outR.Close(); _ = errR.Close() }()
 
 	st := &stepState{}
+	// The sandbox's CPU since now, minus the agent's own: every process of
+	// the step, also those the kernel reaped without a wait.
+	sandboxCPU := func() time.Duration { return 0 }
+	if r.cg != nil {
+		if base, ok := r.cg(); ok {
+			selfBase := selfCPU()
+			sandboxCPU = func() time.Duration {
+				now, ok := r.cg()
+				if !ok {
+					return 0
+				}
+				return max(now-base-(selfCPU()-selfBase), 0)
+			}
+		}
+	}
 	start := time.Now()
 	pid, err := forkExecFirstToDie(path, argv, &syscall.ProcAttr{
 		Dir:   WorkDir,
@@ -414,7 +430,7 @@ poll:
 			if rss := rssPages * pageKB; rss > st.peakPolled.Load() {
 				st.peakPolled.Store(rss)
 			}
-			if time.Duration(reaped)*time.Microsecond+time.Duration(liveTicks)*clockTick > cpuLimit {
+			if time.Duration(reaped)*time.Microsecond+time.Duration(liveTicks)*clockTick > cpuLimit || sandboxCPU() > cpuLimit {
 				st.kill("cpu")
 			}
 			if st.peakPolled.Load() > memLimitKB {
@@ -424,7 +440,7 @@ poll:
 	}
 	wg.Wait()
 
-	cpu := time.Duration(st.reapedCPU.Load()) * time.Microsecond
+	cpu := max(time.Duration(st.reapedCPU.Load())*time.Microsecond, sandboxCPU())
 	step := job.Step{
 		Stdout:     job.NewOutput(stdout.buf.Bytes(), stdout.truncated),
 		Stderr:     job.NewOutput(stderr.buf.Bytes(), stderr.truncated),
@@ -492,6 +508,15 @@ func message(s job.Step, lim job.Limits) string {
 }
 
 func tvMicros(tv syscall.Timeval) int64 { return tv.Sec*1e6 + tv.Usec }
+
+// selfCPU is the agent's own CPU time (all its threads).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(tvMicros(ru.Utime)+tvMicros(ru.Stime)) * time.Microsecond
+}
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 

@@ -1,0 +1,42 @@
+// Escapes per-process CPU accounting: with SIGCHLD ignored the kernel reaps
+// the children itself, so their CPU time reaches no wait4 rusage, and each
+// child lives too briefly to show much in /proc. Six children burn 300 ms
+// each, one after another, under a 1 s CPU limit. The supervisor accounts the
+// whole sandbox's cgroup, so the job ends on its CPU limit (before, it was
+// accepted with a cpu_time_ms of 18).
+// expect status: time_limit_exceeded
+// expect limit_exceeded: cpu
+// expect limits: {"cpu_time_ms": 1000, "wall_time_ms": 10000}
+// gVisor (20221219) has no cgroupfs inside the sandbox, so there the
+// supervisor has only per-process accounting, and the hole stays open:
+// expect runsc_status: accepted
+// expect runsc_limit_exceeded:
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+static double cpu_seconds(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(void) {
+	signal(SIGCHLD, SIG_IGN);
+	for (int i = 0; i < 6; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			volatile unsigned long x = 0;
+			while (cpu_seconds() < 0.3)
+				x++;
+			_exit(0);
+		}
+		while (pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH))
+			usleep(1000);
+	}
+	printf("done\n");
+	return 0;
+}
