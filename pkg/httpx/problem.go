@@ -97,6 +97,9 @@ func jsonProblem(err error, maxBytes int64) *Problem {
 		typeErr   *json.UnmarshalTypeError
 	)
 	switch {
+	case isTimeout(err):
+		return &Problem{Status: http.StatusRequestTimeout, Title: "request body too slow",
+			Detail: "the request body did not arrive in time"}
 	case errors.As(err, &maxErr):
 		return &Problem{Status: http.StatusRequestEntityTooLarge, Title: "request body too large",
 			Detail: fmt.Sprintf("request body exceeds %d bytes", maxBytes)}

@@ -32,6 +32,16 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// CheckTimeout bounds each readiness check.
 	CheckTimeout time.Duration
+	// BodyTimeout bounds the time a request body may take to arrive
+	// (default DefaultBodyTimeout); responses may take as long as they
+	// need.
+	BodyTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle that long (default
+	// DefaultIdleTimeout).
+	IdleTimeout time.Duration
+	// MaxConns caps the open connections; an excess one is answered 503 and
+	// closed (default DefaultMaxConns).
+	MaxConns int
 }
 
 // Server is an HTTP server with the operational endpoints built in.
@@ -42,6 +52,7 @@ type Server struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	refused  prometheus.Counter
 
 	mu       sync.Mutex
 	checks   map[string]Check
@@ -60,6 +71,15 @@ func NewServer(cfg Config, log *slog.Logger) *Server {
 	if cfg.CheckTimeout <= 0 {
 		cfg.CheckTimeout = 2 * time.Second
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{
@@ -77,7 +97,10 @@ func NewServer(cfg Config, log *slog.Logger) *Server {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"route", "method"}),
 	}
-	reg.MustRegister(s.requests, s.latency)
+	s.refused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "execbox_http_connections_refused_total", Help: "Connections refused because the connection limit was reached.",
+	})
+	reg.MustRegister(s.requests, s.latency, s.refused)
 	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -105,7 +128,7 @@ func (s *Server) AddCheck(name string, c Check) {
 
 // Handler returns the server's full handler chain (for tests).
 func (s *Server) Handler() http.Handler {
-	return s.recover(s.observe(http.HandlerFunc(s.route)))
+	return s.recover(s.observe(bodyDeadline(s.cfg.BodyTimeout, http.HandlerFunc(s.route))))
 }
 
 // route serves the request through the mux, but answers an unknown path
@@ -231,10 +254,11 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("listen %s: %w", s.cfg.Addr, err)
 	}
 	s.addrOnce.Do(func() { s.addrCh <- ln.Addr().String() })
+	ln = newLimitListener(ln, s.cfg.MaxConns, s.refused.Inc)
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
