@@ -11,6 +11,7 @@ import (
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/store"
+	"github.com/execbox/app/pkg/store/record"
 	"github.com/execbox/app/pkg/store/storehttp"
 )
 
@@ -95,6 +96,10 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 		Cursor:   q.Get("cursor"),
 	}
 	var err error
+	if _, _, err := record.ParseCursor(f.Cursor); err != nil {
+		badQuery(w, r, "cursor", "must be the next_cursor of an earlier page")
+		return
+	}
 	if f.Since, err = parseTime(q, "since"); err != nil {
 		badQuery(w, r, "since", "must be an RFC 3339 time")
 		return

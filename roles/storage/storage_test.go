@@ -2,11 +2,13 @@ package storage
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +83,10 @@ func TestAPIRejects(t *testing.T) {
 		{"bad limit", "secret", "/storage/v1/submissions?limit=-1", http.StatusBadRequest},
 		{"bad window", "secret", "/storage/v1/stats?window=forever", http.StatusBadRequest},
 		{"bad cursor", "secret", "/storage/v1/submissions?cursor=%21", http.StatusBadRequest},
+		// A NUL in the cursor's id reached PostgreSQL, which refuses NUL in
+		// text: 503 here, 502 at the gateway.
+		{"NUL in cursor", "secret", "/storage/v1/submissions?cursor=" +
+			base64.RawURLEncoding.EncodeToString([]byte("1700000000000000.01a21a83-61c7-7d97-be69-b9a88feb754\x00")), http.StatusBadRequest},
 		{"unknown id", "secret", "/storage/v1/submissions/" + job.NewID(time.Now()), http.StatusNotFound},
 		{"stats window", "secret", "/storage/v1/stats?window=1h", http.StatusOK},
 	}
@@ -94,9 +100,13 @@ func TestAPIRejects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != tt.status {
 				t.Errorf("GET %s = %d, want %d", tt.path, resp.StatusCode, tt.status)
+			}
+			if strings.Contains(tt.path, "cursor=") && !strings.Contains(string(body), `"field":"cursor"`) {
+				t.Errorf("GET %s: problem %s does not name the field cursor", tt.path, body)
 			}
 		})
 	}

@@ -328,7 +328,8 @@ func (c Cursor) Encode() string {
 }
 
 // ParseCursor reads a cursor made by Encode. An empty string is the zero
-// Cursor (first page).
+// Cursor (first page). The id must be a submission id: anything else (a NUL,
+// which PostgreSQL refuses in text, included) is ErrInvalid, never a query.
 func ParseCursor(s string) (Cursor, bool, error) {
 	if s == "" {
 		return Cursor{}, false, nil
@@ -339,7 +340,7 @@ func ParseCursor(s string) (Cursor, bool, error) {
 	}
 	ts, id, ok := strings.Cut(string(b), ".")
 	us, err := strconv.ParseInt(ts, 10, 64)
-	if !ok || err != nil || id == "" {
+	if !ok || err != nil || !job.ValidID(id) {
 		return Cursor{}, false, fmt.Errorf("%w: malformed cursor", store.ErrInvalid)
 	}
 	return Cursor{FinishedAt: time.UnixMicro(us).UTC(), ID: id}, true, nil

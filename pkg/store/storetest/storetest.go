@@ -6,6 +6,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -357,7 +358,11 @@ func testPaginationConcurrent(t *testing.T, s store.Store) {
 }
 
 func testBadCursor(t *testing.T, s store.Store) {
-	for _, c := range []string{"!!!", "bm90LWEtY3Vyc29y"} {
+	// A well-formed cursor whose id holds a NUL (PostgreSQL refuses NUL in
+	// text: it used to surface as a 502) or is not a submission id.
+	nul := base64.RawURLEncoding.EncodeToString([]byte("1700000000000000.01a21a83-61c7-7d97-be69-b9a88feb754\x00"))
+	other := base64.RawURLEncoding.EncodeToString([]byte("1700000000000000.x"))
+	for _, c := range []string{"!!!", "bm90LWEtY3Vyc29y", nul, other} {
 		if _, err := s.List(ctxT(t), store.Filter{Cursor: c}); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("List(cursor %q) err = %v, want ErrInvalid", c, err)
 		}
