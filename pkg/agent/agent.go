@@ -39,6 +39,9 @@ import (
 // WorkDir is where the files are written and the steps run.
 const WorkDir = "/box"
 
+// TmpDir is the sandbox's /tmp, emptied between test cases.
+const TmpDir = "/tmp"
+
 // MaxSpecBytes bounds the job the agent accepts on stdin.
 const MaxSpecBytes = 64 << 20
 
@@ -64,6 +67,12 @@ type Spec struct {
 	// MaxResultBytes bounds the JSON result; outputs are trimmed (and
 	// flagged truncated) to fit.
 	MaxResultBytes int `json:"max_result_bytes,omitempty"`
+	// LimitInChild sets RLIMIT_NPROC in each step's first process (through
+	// ExecLimited) instead of on the agent, whose own threads then never
+	// count against it. Needed under gVisor, which (unlike Linux) does not
+	// exempt root's threads from RLIMIT_NPROC: a process limit below the
+	// agent's thread count made every fork of the agent fail.
+	LimitInChild bool `json:"limit_in_child,omitempty"`
 }
 
 // Command is one step's argv and limits (all limits set).

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +33,9 @@ type runner struct {
 	uid int
 	env []string
 	cg  cgroupCPU // nil without a readable cgroup (gVisor)
+	// self is this executable, the trampoline that sets the process limit
+	// in the child (Spec.LimitInChild); empty otherwise.
+	self string
 }
 
 func run(ctx context.Context, spec Spec) (Result, error) {
@@ -49,13 +51,19 @@ func run(ctx context.Context, spec Spec) (Result, error) {
 	if err := writeFiles(spec.UID, spec.Files); err != nil {
 		return Result{}, err
 	}
-	if err := setStaticLimits(spec); err != nil {
+	err := setStaticLimits(spec)
+	if err != nil {
 		return Result{}, err
 	}
 	r := &runner{uid: spec.UID, env: programEnv(os.Environ(), spec.Env), cg: newCgroupCPU()}
+	if spec.LimitInChild {
+		if r.self, err = os.Executable(); err != nil {
+			return Result{}, fmt.Errorf("find own executable: %w", err)
+		}
+	}
 	var res Result
 	if spec.Compile != nil && len(spec.Compile.Argv) > 0 {
-		st, err := r.step(ctx, spec.Compile.Argv, nil, spec.Compile.Limits, nil)
+		st, err := r.step(ctx, spec.Compile.Argv, nil, spec.Compile.Limits, nil, false)
 		if err != nil {
 			return Result{}, fmt.Errorf("compile: %w", err)
 		}
@@ -70,8 +78,22 @@ func run(ctx context.Context, spec Spec) (Result, error) {
 	if len(cases) == 0 {
 		cases = []job.TestCase{{Stdin: spec.Stdin}}
 	}
+	// Each test case starts from the compiled state: a program must not
+	// leave anything for the next case (a rewritten binary, answers cached
+	// in /box or /tmp).
+	var snap *snapshot
+	if len(cases) > 1 {
+		if err := asUID(spec.UID, func() (err error) { snap, err = takeSnapshot(WorkDir); return err }); err != nil {
+			return Result{}, fmt.Errorf("snapshot the work directory: %w", err)
+		}
+	}
 	for i, tc := range cases {
-		st, err := r.step(ctx, spec.Run.Argv, []byte(tc.Stdin), spec.Run.Limits, tc.ExpectedOutput)
+		if i > 0 {
+			if err := snap.restore(spec.UID, WorkDir, TmpDir); err != nil {
+				return Result{}, fmt.Errorf("run %d: restore the work directory: %w", i, err)
+			}
+		}
+		st, err := r.step(ctx, spec.Run.Argv, []byte(tc.Stdin), spec.Run.Limits, tc.ExpectedOutput, true)
 		if err != nil {
 			return Result{}, fmt.Errorf("run %d: %w", i, err)
 		}
@@ -81,41 +103,34 @@ func run(ctx context.Context, spec Spec) (Result, error) {
 }
 
 // writeFiles writes the job's files into WorkDir as uid, so the program owns
-// its sources and any directories. setfsuid changes only the calling
-// thread's file-system identity; the thread is locked and dies with the
-// goroutine.
+// its sources and any directories.
 func writeFiles(uid int, files []job.File) error {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with this goroutine
-		_ = syscall.Setfsgid(uid)
-		_ = syscall.Setfsuid(uid)
-		done <- func() error {
-			for _, f := range files {
-				if !filepath.IsLocal(f.Name) {
-					return fmt.Errorf("file name %q: must be a relative path inside the work directory", f.Name)
-				}
-				b, err := f.Bytes()
-				if err != nil {
-					return err
-				}
-				p := filepath.Join(WorkDir, f.Name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					return fmt.Errorf("write %s: %w", f.Name, err)
-				}
-				if err := os.WriteFile(p, b, 0o644); err != nil {
-					return fmt.Errorf("write %s: %w", f.Name, err)
-				}
+	return asUID(uid, func() error {
+		for _, f := range files {
+			if !filepath.IsLocal(f.Name) {
+				return fmt.Errorf("file name %q: must be a relative path inside the work directory", f.Name)
 			}
-			return nil
-		}()
-	}()
-	return <-done
+			b, err := f.Bytes()
+			if err != nil {
+				return err
+			}
+			p := filepath.Join(WorkDir, f.Name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return fmt.Errorf("write %s: %w", f.Name, err)
+			}
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				return fmt.Errorf("write %s: %w", f.Name, err)
+			}
+		}
+		return nil
+	})
 }
 
 // setStaticLimits sets the rlimits every step shares on the agent itself;
-// the steps inherit them. The agent (root) is exempt from NPROC for its own
-// threads; NPROC counts the program uid's processes at its execve.
+// the steps inherit them. RLIMIT_NPROC's hard limit starts at the larger of
+// the compile and run limits; stepLimits lowers it to the run limit for the
+// run steps (a hard limit only goes down without CAP_SYS_RESOURCE, which a
+// sandbox does not have, and every run step has the same limit).
 func setStaticLimits(spec Spec) error {
 	maxProcs := spec.Run.Limits.Processes
 	if spec.Compile != nil {
@@ -129,7 +144,13 @@ func setStaticLimits(spec Spec) error {
 		{unix.RLIMIT_CORE, 0, 0},
 		{unix.RLIMIT_FSIZE, uint64(orDefault(spec.FileBytes, 64<<20)), uint64(orDefault(spec.FileBytes, 64<<20))},
 		{unix.RLIMIT_NOFILE, uint64(orDefault(spec.OpenFiles, 256)), uint64(orDefault(spec.OpenFiles, 256))},
-		{unix.RLIMIT_NPROC, uint64(orDefault(maxProcs, 64)), uint64(orDefault(maxProcs, 64))},
+	}
+	if !spec.LimitInChild {
+		set = append(set, struct {
+			res  int
+			soft uint64
+			hard uint64
+		}{unix.RLIMIT_NPROC, uint64(orDefault(maxProcs, 64)), uint64(orDefault(maxProcs, 64))})
 	}
 	for _, l := range set {
 		if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: l.soft, Max: l.hard}); err != nil {
@@ -146,22 +167,59 @@ func orDefault(v, def int64) int64 {
 	return v
 }
 
-// stepLimits sets the per-step soft limits (under the shared hard ones).
-func stepLimits(lim job.Limits) error {
-	var cur unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &cur); err != nil {
-		return err
-	}
-	cur.Cur = min(uint64(orDefault(lim.Processes, 64)), cur.Max)
-	if err := unix.Setrlimit(unix.RLIMIT_NPROC, &cur); err != nil {
-		return fmt.Errorf("setrlimit nproc: %w", err)
-	}
+// stepLimits sets the per-step limits the step's processes inherit.
+// RLIMIT_NPROC is counted per uid at fork, so it counts only the program's
+// processes (the agent, uid 0, is exempt on Linux). For a run step its hard
+// limit equals the soft one: with a higher hard limit the program could raise
+// its own (a compiled C program with "processes": 2 forked 40). The compile
+// step (the catalog's compiler) keeps the higher hard limit of
+// setStaticLimits. With inChild the trampoline sets it instead (see
+// Spec.LimitInChild).
+func stepLimits(lim job.Limits, run, inChild bool) error {
 	// The stack may use the whole memory limit (deep recursion is legal).
 	stack := uint64(orDefault(lim.MemoryKB, 256<<10)) << 10
 	if err := unix.Setrlimit(unix.RLIMIT_STACK, &unix.Rlimit{Cur: stack, Max: unix.RLIM_INFINITY}); err != nil {
 		return fmt.Errorf("setrlimit stack: %w", err)
 	}
+	if inChild {
+		return nil
+	}
+	var cur unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &cur); err != nil {
+		return err
+	}
+	cur.Cur = min(uint64(orDefault(lim.Processes, 64)), cur.Max)
+	if run {
+		cur.Max = cur.Cur
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NPROC, &cur); err != nil {
+		return fmt.Errorf("setrlimit nproc: %w", err)
+	}
 	return nil
+}
+
+// ExecLimitedCommand is the hidden command (argv[1]) of the trampoline:
+// "app agent-exec N PATH ARGV..." (see ExecLimited).
+const ExecLimitedCommand = "agent-exec"
+
+// ExecLimited is the trampoline a step's first process runs under
+// Spec.LimitInChild, already as the program's uid: it sets RLIMIT_NPROC to n
+// (hard = soft: the program cannot raise it) and execs path with argv.
+func ExecLimited(args []string) error {
+	if len(args) < 3 {
+		return errors.New("usage: agent-exec N PATH ARGV0 [ARG...]")
+	}
+	n, err := strconv.ParseUint(args[0], 10, 64)
+	if err != nil || n == 0 {
+		return fmt.Errorf("agent-exec: process limit %q: want a positive integer", args[0])
+	}
+	if os.Getuid() == 0 {
+		return errors.New("agent-exec: refusing to run as root")
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NPROC, &unix.Rlimit{Cur: n, Max: n}); err != nil {
+		return fmt.Errorf("agent-exec: setrlimit nproc: %w", err)
+	}
+	return syscall.Exec(args[1], args[2:], os.Environ())
 }
 
 // programEnv is the agent's environment (the image's) with the fixed
@@ -297,13 +355,20 @@ func (s *stepState) why() string {
 
 // step runs argv once and measures it. An error means the agent could not
 // run it at all (internal); everything the program does is in the Step.
-func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.Limits, expected *string) (Step, error) {
+func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.Limits, expected *string, isRun bool) (Step, error) {
 	path, err := lookPath(argv[0], r.env)
 	if err != nil {
 		return Step{}, err
 	}
-	if err := stepLimits(lim); err != nil {
+	if err := stepLimits(lim, isRun, r.self != ""); err != nil {
 		return Step{}, err
+	}
+	execPath, execArgv := path, argv
+	if r.self != "" {
+		// Through the trampoline: it sets RLIMIT_NPROC (hard = soft) as
+		// the program's uid, then execs the program.
+		execPath = r.self
+		execArgv = append([]string{r.self, ExecLimitedCommand, strconv.FormatInt(orDefault(lim.Processes, 64), 10), path}, argv...)
 	}
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -336,7 +401,7 @@ func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.
 		}
 	}
 	start := time.Now()
-	pid, err := forkExecFirstToDie(path, argv, &syscall.ProcAttr{
+	pid, err := forkExecFirstToDie(execPath, execArgv, &syscall.ProcAttr{
 		Dir:   WorkDir,
 		Env:   r.env,
 		Files: []uintptr{inR.Fd(), outW.Fd(), errW.Fd()},
@@ -426,7 +491,10 @@ poll:
 				continue
 			}
 			reaped := st.reapedCPU.Load()
-			liveTicks, rssPages := scanProc()
+			liveTicks, rssPages, lowered := scanProc()
+			if lowered {
+				st.kill("oom_score")
+			}
 			if rss := rssPages * pageKB; rss > st.peakPolled.Load() {
 				st.peakPolled.Store(rss)
 			}
@@ -456,13 +524,16 @@ poll:
 	}
 	out := Step{Step: step}
 	out.Verdict, out.LimitExceeded = verdict(st.why(), mainStatus, cpu, cpuLimit, step.MemoryKB, memLimitKB)
-	if out.Verdict == job.StatusRuntimeError && mainStatus.Signaled() && mainStatus.Signal() == syscall.SIGKILL {
+	if out.Verdict == job.StatusRuntimeError && st.why() == "" && mainStatus.Signaled() && mainStatus.Signal() == syscall.SIGKILL {
 		out.UnexplainedKill = true
 	}
 	if out.Verdict == job.StatusAccepted && expected != nil && !OutputMatches(stdout.buf.Bytes(), []byte(*expected)) {
 		out.Verdict = job.StatusWrongAnswer
 	}
 	out.Message = message(out.Step, lim)
+	if st.why() == "oom_score" {
+		out.Message = "lowered its OOM score (oom_score_adj): a sandboxed program must stay the OOM killer's first choice"
+	}
 	return out, nil
 }
 
@@ -480,6 +551,8 @@ func verdict(reason string, ws syscall.WaitStatus, cpu, cpuLimit time.Duration, 
 		return job.StatusMemoryLimit, "memory"
 	case reason == "canceled":
 		return job.StatusCanceled, ""
+	case reason == "oom_score":
+		return job.StatusRuntimeError, ""
 	case ws.Signaled() && ws.Signal() == syscall.SIGXCPU:
 		return job.StatusTimeLimit, "cpu"
 	case ws.Signaled() && ws.Signal() == syscall.SIGXFSZ:
@@ -521,11 +594,16 @@ func selfCPU() time.Duration {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // scanProc sums CPU ticks (own and reaped children's) and resident pages
-// over every process in the container but the agent.
-func scanProc() (ticks, rssPages int64) {
+// over every process in the container but the agent, and reports whether one
+// has lowered its oom_score_adj below 1000. The program starts at 1000 (see
+// forkExecFirstToDie) and may lower it again down to the agent's own value,
+// which no write can prevent without CAP_SYS_RESOURCE (a sandbox has none):
+// the agent kills the step instead, long before memory a lowered program
+// filled could make the OOM killer choose the agent.
+func scanProc() (ticks, rssPages int64, lowered bool) {
 	d, err := os.Open("/proc")
 	if err != nil {
-		return 0, 0
+		return 0, 0, false
 	}
 	names, _ := d.Readdirnames(-1)
 	_ = d.Close()
@@ -545,8 +623,15 @@ func scanProc() (ticks, rssPages int64) {
 			ticks += t
 			rssPages += rss
 		}
+		if f, err := os.Open("/proc/" + n + "/oom_score_adj"); err == nil {
+			k, _ := f.Read(buf)
+			_ = f.Close()
+			if v, err := strconv.Atoi(strings.TrimSpace(string(buf[:k]))); err == nil && v < 1000 {
+				lowered = true
+			}
+		}
 	}
-	return ticks, rssPages
+	return ticks, rssPages, lowered
 }
 
 // parseStat reads utime+stime+cutime+cstime and rss from /proc/PID/stat.
@@ -580,9 +665,9 @@ func parseStat(b []byte) (ticks, rss int64, ok bool) {
 // that no process maps) is stopped only by the memory cgroup's OOM killer,
 // which otherwise picks the process with the largest RSS: often the
 // supervisor itself, and then the job ends without its result. A child
-// inherits oom_score_adj at fork, and an unprivileged process may raise its
-// own and lower it again to where it started, so the supervisor raises its
-// own around the fork. Steps run one at a time, so nothing else forks
+// inherits oom_score_adj at fork, so the supervisor raises its own around
+// the fork. A process may lower its score again to where it started (the
+// agent's own value): scanProc watches for that and the step is killed. Steps run one at a time, so nothing else forks
 // meanwhile. Best effort: without /proc the job still runs, and the driver
 // still reports a kill of the whole sandbox as memory_limit_exceeded.
 func forkExecFirstToDie(path string, argv []string, attr *syscall.ProcAttr) (int, error) {

@@ -73,7 +73,7 @@ func E2E(ctx context.Context, dc client.APIClient, opt E2EOptions, out io.Writer
 		return errors.New("bench e2e: the catalog has no python")
 	}
 	_, argv, _ := hello(lang)
-	base, err := dockerRun(ctx, dc, lang.Image, argv, 10)
+	base, err := dockerRun(ctx, dc, lang.Image, "", argv, 10)
 	if err != nil {
 		return fmt.Errorf("bench e2e: docker run baseline: %w", err)
 	}

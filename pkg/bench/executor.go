@@ -63,15 +63,15 @@ func Executor(ctx context.Context, dc client.APIClient, opt ExecutorOptions, out
 	}
 	fmt.Fprintf(out, "executor benchmark: %s (%s), %d iterations per mode\n", lang.ID, lang.Image, opt.Iterations)
 
-	baseline, err := dockerRun(ctx, dc, lang.Image, argv, opt.Iterations)
+	baseline, err := dockerRun(ctx, dc, lang.Image, "", argv, opt.Iterations)
 	if err != nil {
 		return nil, fmt.Errorf("bench: docker run baseline: %w", err)
 	}
-	warm, prog1, err := driverRun(ctx, dc, opt, lang, prog, 1)
+	warm, prog1, err := driverRun(ctx, dc, opt, lang, prog, 1, "")
 	if err != nil {
 		return nil, err
 	}
-	cold, _, err := driverRun(ctx, dc, opt, lang, prog, 0)
+	cold, _, err := driverRun(ctx, dc, opt, lang, prog, 0, "")
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +82,26 @@ func Executor(ctx context.Context, dc client.APIClient, opt ExecutorOptions, out
 		base,
 	}
 	samples[2].Ratio, samples[2].RatioP95 = 1, 1
+	// What gVisor costs per run, when the engine has it: the same modes
+	// under runsc, as ratios to the same (runc) docker run baseline.
+	if hasRuntime(ctx, dc, "runsc") {
+		gbase, err := dockerRun(ctx, dc, lang.Image, "runsc", argv, opt.Iterations)
+		if err != nil {
+			return nil, fmt.Errorf("bench: docker run --runtime runsc: %w", err)
+		}
+		gwarm, _, err := driverRun(ctx, dc, opt, lang, prog, 1, "runsc")
+		if err != nil {
+			return nil, err
+		}
+		gcold, _, err := driverRun(ctx, dc, opt, lang, prog, 0, "runsc")
+		if err != nil {
+			return nil, err
+		}
+		samples = append(samples,
+			summarize("runsc: execbox, warm pool", gwarm, base.Median, base.P95),
+			summarize("runsc: execbox, no pool", gcold, base.Median, base.P95),
+			summarize("runsc: docker run --rm", gbase, base.Median, base.P95))
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "mode\tmedian\tp95\tmedian ratio\tp95 ratio\t")
 	for _, s := range samples {
@@ -99,6 +119,16 @@ func Executor(ctx context.Context, dc client.APIClient, opt ExecutorOptions, out
 	}
 	fmt.Fprintf(out, "goal warm pool <= 0.20x docker run (median): %s\n", verdict)
 	return samples, nil
+}
+
+// hasRuntime reports whether the engine has the OCI runtime name.
+func hasRuntime(ctx context.Context, dc client.APIClient, name string) bool {
+	info, err := dc.Info(ctx)
+	if err != nil {
+		return false
+	}
+	_, ok := info.Runtimes[name]
+	return ok
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
@@ -129,17 +159,21 @@ func summarize(name string, d []time.Duration, baseMedian, baseP95 time.Duration
 
 // dockerRun times "docker run --rm --network none IMAGE argv..." with the
 // docker CLI, or the same calls through the API when there is no CLI.
-func dockerRun(ctx context.Context, dc client.APIClient, image string, argv []string, n int) ([]time.Duration, error) {
+func dockerRun(ctx context.Context, dc client.APIClient, image, runtime string, argv []string, n int) ([]time.Duration, error) {
 	cli, cliErr := exec.LookPath("docker")
 	var out []time.Duration
 	for range n {
 		start := time.Now()
 		if cliErr == nil {
-			args := append([]string{"run", "--rm", "--network", "none", image}, argv...)
+			args := []string{"run", "--rm", "--network", "none"}
+			if runtime != "" {
+				args = append(args, "--runtime", runtime)
+			}
+			args = append(append(args, image), argv...)
 			if b, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
 				return nil, fmt.Errorf("%v: %s", err, b)
 			}
-		} else if err := apiRun(ctx, dc, image, argv); err != nil {
+		} else if err := apiRun(ctx, dc, image, runtime, argv); err != nil {
 			return nil, err
 		}
 		out = append(out, time.Since(start))
@@ -147,8 +181,8 @@ func dockerRun(ctx context.Context, dc client.APIClient, image string, argv []st
 	return out, nil
 }
 
-func apiRun(ctx context.Context, dc client.APIClient, image string, argv []string) error {
-	cr, err := dc.ContainerCreate(ctx, &container.Config{Image: image, Cmd: argv}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+func apiRun(ctx context.Context, dc client.APIClient, image, runtime string, argv []string) error {
+	cr, err := dc.ContainerCreate(ctx, &container.Config{Image: image, Cmd: argv}, &container.HostConfig{NetworkMode: "none", Runtime: runtime}, nil, nil, "")
 	if err != nil {
 		return err
 	}
@@ -168,10 +202,10 @@ func apiRun(ctx context.Context, dc client.APIClient, image string, argv []strin
 // driverRun times n jobs through a fresh driver with the given pool size;
 // with a pool it waits for the refill between jobs (the time a warm job
 // takes, not the pool's refill rate).
-func driverRun(ctx context.Context, dc client.APIClient, opt ExecutorOptions, lang catalog.Language, prog job.File, pool int) (lat, progWall []time.Duration, err error) {
+func driverRun(ctx context.Context, dc client.APIClient, opt ExecutorOptions, lang catalog.Language, prog job.File, pool int, runtime string) (lat, progWall []time.Duration, err error) {
 	d, err := sandbox.New(dc, sandbox.Config{
 		Catalog: opt.Catalog, Instance: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Slots: 1,
-		PoolSize: pool, PoolLanguages: []string{lang.ID}, AgentBinary: opt.AgentBinary,
+		PoolSize: pool, PoolLanguages: []string{lang.ID}, AgentBinary: opt.AgentBinary, Runtime: runtime,
 	}, opt.Log)
 	if err != nil {
 		return nil, nil, err

@@ -204,7 +204,7 @@ func validSandbox(image, instance string) *container.CreateRequest {
 		},
 		HostConfig: &container.HostConfig{
 			NetworkMode: "none", ReadonlyRootfs: true, IpcMode: "none", CapDrop: []string{"ALL"},
-			CapAdd: []string{"SETUID", "SETGID", "KILL"}, SecurityOpt: sandbox.SecurityOpt(),
+			CapAdd: sandbox.SupervisorCaps(), SecurityOpt: sandbox.SecurityOpt(),
 			Tmpfs: map[string]string{"/box": "rw,size=1m", "/tmp": "rw,size=1m"},
 			Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: dockerguard.AgentVolumePrefix + "abc", Target: sandbox.AgentDir, ReadOnly: true,
 				VolumeOptions: &mount.VolumeOptions{NoCopy: true}}},

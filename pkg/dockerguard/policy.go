@@ -76,9 +76,6 @@ func (p *Policy) imageOK(ref string) bool {
 	return len(p.Images) == 0 || slices.Contains(p.Images, ref)
 }
 
-// allowedCaps are the capabilities the supervisor needs (pkg/sandbox).
-var allowedCaps = []string{"SETUID", "SETGID", "KILL"}
-
 func normCap(c string) string { return strings.TrimPrefix(strings.ToUpper(c), "CAP_") }
 
 // CheckCreate checks a container create against the sandbox policy. Two
@@ -162,8 +159,8 @@ func (p *Policy) CheckCreate(req *container.CreateRequest) error {
 		bad("capabilities: must drop ALL")
 	}
 	for _, c := range h.CapAdd {
-		if !slices.Contains(allowedCaps, normCap(c)) {
-			bad("capability %s is not allowed (only %s)", c, strings.Join(allowedCaps, ", "))
+		if !slices.Contains(sandbox.SupervisorCaps(), normCap(c)) {
+			bad("capability %s is not allowed (only %s)", c, strings.Join(sandbox.SupervisorCaps(), ", "))
 		}
 	}
 	p.checkSecurityOpt(h.SecurityOpt, bad)

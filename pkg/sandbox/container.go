@@ -52,8 +52,17 @@ func (s *sandbox) alive() bool {
 	}
 }
 
+// SupervisorCaps are the only capabilities a sandbox keeps, all for the
+// supervisor (the program runs under another uid and has none): SETUID and
+// SETGID switch to the program's uid, KILL kills its processes.
+func SupervisorCaps() []string { return []string{"SETUID", "SETGID", "KILL"} }
+
 // gvisorPidsPerTask scales the pids limit under runsc (see hardened).
 const gvisorPidsPerTask = 8
+
+// gvisor reports whether runtime is gVisor's runsc (or a variant of it
+// registered as runsc-*).
+func gvisor(runtime string) bool { return strings.HasPrefix(runtime, "runsc") }
 
 // hostConfig is the hardening every sandbox gets; only validated config
 // and the clamped limits feed it, never raw request fields.
@@ -67,7 +76,7 @@ func (d *Driver) hostConfig(n need) *container.HostConfig {
 func (d *Driver) hardened(n need, vol string, readOnly bool) *container.HostConfig {
 	mem := n.memoryKB<<10 + d.cfg.WorkDirBytes + d.cfg.TmpBytes + d.cfg.MemoryHeadroomBytes
 	pids := n.processes + d.cfg.PidsReserve
-	if strings.HasPrefix(d.cfg.Runtime, "runsc") {
+	if gvisor(d.cfg.Runtime) {
 		// gVisor: the program's processes are tasks of the sentry, which
 		// enforces RLIMIT_NPROC itself; the container's pids limit counts
 		// the sentry's host threads, about six per task (measured: 411
@@ -81,13 +90,13 @@ func (d *Driver) hardened(n need, vol string, readOnly bool) *container.HostConf
 		IpcMode:        "none",
 		Privileged:     false,
 		CapDrop:        []string{"ALL"},
-		// SETUID/SETGID: switch to the program's uid; KILL: kill its
-		// processes, which run under another uid.
-		CapAdd:      []string{"SETUID", "SETGID", "KILL"},
-		SecurityOpt: SecurityOpt(),
+		CapAdd:         SupervisorCaps(),
+		SecurityOpt:    SecurityOpt(),
 		Tmpfs: map[string]string{
-			agent.WorkDir: fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,mode=1777", d.cfg.WorkDirBytes),
-			"/tmp":        fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,mode=1777", d.cfg.TmpBytes),
+			// nr_inodes: millions of empty files end as ENOSPC, not as
+			// kernel memory charged to the sandbox (gVisor ignores it).
+			agent.WorkDir: fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,nr_inodes=%d,mode=1777", d.cfg.WorkDirBytes, d.cfg.WorkDirInodes),
+			agent.TmpDir:  fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,nr_inodes=%d,mode=1777", d.cfg.TmpBytes, d.cfg.TmpInodes),
 		},
 		Mounts: []mount.Mount{{
 			Type: mount.TypeVolume, Source: vol, Target: AgentDir, ReadOnly: readOnly,

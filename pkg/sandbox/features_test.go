@@ -325,8 +325,8 @@ func TestHardening(t *testing.T) {
 		{"log driver none", hc.LogConfig.Type == "none"},
 		{"no binds", len(hc.Binds) == 0},
 		{"only the agent volume, read-only", len(hc.Mounts) == 1 && hc.Mounts[0].ReadOnly && hc.Mounts[0].Target == sandbox.AgentDir},
-		{"tmpfs /box capped", strings.Contains(hc.Tmpfs["/box"], "size=")},
-		{"tmpfs /tmp capped", strings.Contains(hc.Tmpfs["/tmp"], "size=")},
+		{"tmpfs /box capped", strings.Contains(hc.Tmpfs["/box"], "size=") && strings.Contains(hc.Tmpfs["/box"], "nr_inodes=")},
+		{"tmpfs /tmp capped", strings.Contains(hc.Tmpfs["/tmp"], "size=") && strings.Contains(hc.Tmpfs["/tmp"], "nr_inodes=")},
 		{"ulimits nofile, fsize, core=0", len(hc.Ulimits) == 3 && hc.Ulimits[2].Name == "core" && hc.Ulimits[2].Hard == 0},
 		{"labelled", ins.Config.Labels[sandbox.LabelExecutor] == b.instance},
 	}

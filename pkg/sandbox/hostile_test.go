@@ -25,6 +25,7 @@ type hostileCase struct {
 	name, language, source string
 	expect                 map[string]string
 	limits                 job.Limits
+	tests                  []job.TestCase
 }
 
 var expectLine = regexp.MustCompile(`^\s*(?:#|//)\s*expect\s+([a-z_]+)\s*:\s*(.*)$`)
@@ -63,6 +64,11 @@ func loadHostile(t *testing.T) []hostileCase {
 				t.Fatalf("%s: limits: %v", p, err)
 			}
 		}
+		if l := c.expect["tests"]; l != "" {
+			if err := json.Unmarshal([]byte(l), &c.tests); err != nil {
+				t.Fatalf("%s: tests: %v", p, err)
+			}
+		}
 		cases = append(cases, c)
 	}
 	return cases
@@ -70,7 +76,8 @@ func loadHostile(t *testing.T) []hostileCase {
 
 // expectations are the case's expectations under runtime: a key
 // "runsc_KEY" replaces KEY under gVisor (where the kernel behind the
-// program is gVisor's, not Linux's) and is ignored under runc.
+// program is gVisor's, not Linux's), or drops it when empty, and is ignored
+// under runc.
 func (c hostileCase) expectations(runtime string) map[string]string {
 	e := map[string]string{}
 	for k, v := range c.expect {
@@ -82,6 +89,9 @@ func (c hostileCase) expectations(runtime string) map[string]string {
 		for k, v := range c.expect {
 			if rest, ok := strings.CutPrefix(k, "runsc_"); ok {
 				e[rest] = v
+				if v == "" {
+					delete(e, rest)
+				}
 			}
 		}
 	}
@@ -117,7 +127,7 @@ func (c hostileCase) check(t *testing.T, runtime string, res job.Result) {
 	}
 	for key, want := range e {
 		switch key {
-		case "status", "limits", "run":
+		case "status", "limits", "run", "tests":
 		case "limit_exceeded":
 			if run.LimitExceeded != want {
 				t.Errorf("%s: limit_exceeded %q, want %q\n%s", c.name, run.LimitExceeded, want, dump(res))
@@ -196,7 +206,7 @@ func TestHostileCorpus(t *testing.T) {
 						sem <- struct{}{}
 						defer func() { <-sem }()
 						start := time.Now()
-						res := b.run(t, job.Request{Language: c.language, Files: src("main", c.source), Limits: c.limits})
+						res := b.run(t, job.Request{Language: c.language, Files: src("main", c.source), Limits: c.limits, Tests: c.tests})
 						t.Logf("%s/%s: %s in %s", rt.name, c.name, res.Status, time.Since(start).Round(time.Millisecond))
 						c.check(t, rt.name, res)
 					})

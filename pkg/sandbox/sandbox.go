@@ -65,6 +65,10 @@ type Config struct {
 	// TmpBytes caps /tmp (default 16 MiB).
 	WorkDirBytes int64
 	TmpBytes     int64
+	// WorkDirInodes and TmpInodes cap the files in /box (default 16384)
+	// and /tmp (default 4096): each costs the sandbox kernel memory.
+	WorkDirInodes int64
+	TmpInodes     int64
 	// CPUs is the CPU quota of each sandbox (default 1).
 	CPUs float64
 	// MemoryHeadroomBytes is added to the job's memory limit (and the
@@ -100,6 +104,8 @@ func DefaultConfig() Config {
 		PoolSize:            1,
 		WorkDirBytes:        64 << 20,
 		TmpBytes:            16 << 20,
+		WorkDirInodes:       16384,
+		TmpInodes:           4096,
 		CPUs:                1,
 		MemoryHeadroomBytes: 64 << 20,
 		PidsReserve:         64,
@@ -176,6 +182,8 @@ func (c *Config) setDefaults() error {
 	}
 	def(&c.WorkDirBytes, d.WorkDirBytes)
 	def(&c.TmpBytes, d.TmpBytes)
+	def(&c.WorkDirInodes, d.WorkDirInodes)
+	def(&c.TmpInodes, d.TmpInodes)
 	def(&c.MemoryHeadroomBytes, d.MemoryHeadroomBytes)
 	def(&c.PidsReserve, d.PidsReserve)
 	def(&c.OpenFiles, d.OpenFiles)

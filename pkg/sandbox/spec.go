@@ -38,6 +38,7 @@ func (d *Driver) buildSpec(lang catalog.Language, req job.Request) (agent.Spec, 
 		FileBytes:      d.cfg.WorkDirBytes,
 		OpenFiles:      d.cfg.OpenFiles,
 		MaxResultBytes: d.cfg.MaxResultBytes - 4096,
+		LimitInChild:   gvisor(d.cfg.Runtime),
 	}
 	n := need{memoryKB: run.MemoryKB, processes: run.Processes}
 	if len(lang.Compile) > 0 {
