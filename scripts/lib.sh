@@ -166,11 +166,13 @@ ensure_runsc() {
 import json, sys
 path, want = sys.argv[1], json.loads(sys.argv[2])
 with open(path) as f:
-    conf = json.load(f)
-conf.setdefault("runtimes", {}).update(want["runtimes"])
+    text = f.read()
+conf = json.loads(text)
+if conf.get("runtimes", {}).get("runsc") != want["runtimes"]["runsc"]:
+    conf.setdefault("runtimes", {}).update(want["runtimes"])
+    text = json.dumps(conf, indent=2) + "\n"
 with open(path + ".tmp", "w") as f:
-    json.dump(conf, f, indent=2)
-    f.write("\n")
+    f.write(text)
 PY
 	fi
 	if cmp -s "$conf" "$conf.tmp" && docker info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}' 2>/dev/null | grep -qw runsc; then
