@@ -224,8 +224,7 @@ func TestPolicy(t *testing.T) {
 	if err := pol.CheckCreate(validSandbox(img, inst)); err != nil {
 		t.Fatalf("the valid sandbox is refused: %v", err)
 	}
-	yes, no := true, false
-	_ = no
+	yes := true
 	cases := []struct {
 		name   string
 		bend   func(*container.CreateRequest)
