@@ -1,6 +1,7 @@
 package dockerguard_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -15,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
 	"github.com/execbox/app/pkg/catalog"
@@ -316,5 +319,59 @@ func TestUnknownFieldsAreRefused(t *testing.T) {
 	code, msg := b.do(t, "POST", "/v1.41/containers/create", body)
 	if code != http.StatusForbidden || !strings.Contains(msg, "unknown field") {
 		t.Fatalf("%d %s, want 403 naming the unknown field", code, msg)
+	}
+}
+
+// TestAgentVolumeFillPasses walks, through the guard and against the real
+// engine, the calls that fill the agent volume: create the volume, create
+// the helper that mounts it read-write, stat and upload the binary. Starting
+// the helper is refused: only read-only sandboxes start.
+func TestAgentVolumeFillPasses(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	gc, err := client.NewClientWithOpts(client.WithHost("tcp"+strings.TrimPrefix(b.url, "http")), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gc.Close()
+	ctx := context.Background()
+	vol := dockerguard.AgentVolumePrefix + "test-" + randHex()
+	if _, err := gc.VolumeCreate(ctx, volume.CreateOptions{Name: vol, Labels: map[string]string{sandbox.LabelAgent: "1"}}); err != nil {
+		t.Fatalf("volume create: %v", err)
+	}
+	t.Cleanup(func() { _ = b.direct.VolumeRemove(context.Background(), vol, true) })
+	req := validSandbox(b.image, b.instance)
+	req.Config.Cmd = []string{"version"}
+	req.HostConfig.Mounts[0].Source = vol
+	req.HostConfig.Mounts[0].ReadOnly = false
+	cr, err := gc.ContainerCreate(ctx, req.Config, req.HostConfig, nil, nil, "")
+	if err != nil {
+		t.Fatalf("helper create: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = b.direct.ContainerRemove(context.Background(), cr.ID, container.RemoveOptions{Force: true})
+	})
+	if _, err := gc.ContainerStatPath(ctx, cr.ID, sandbox.AgentDir+"/app"); err == nil || !cerrdefs.IsNotFound(err) {
+		t.Errorf("stat of the empty volume: %v, want not found", err)
+	}
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	_ = tw.WriteHeader(&tar.Header{Name: "app", Mode: 0o755, Size: 2, Typeflag: tar.TypeReg})
+	_, _ = tw.Write([]byte("hi"))
+	_ = tw.Close()
+	if err := gc.CopyToContainer(ctx, cr.ID, sandbox.AgentDir, &tb, container.CopyToContainerOptions{}); err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	if st, err := gc.ContainerStatPath(ctx, cr.ID, sandbox.AgentDir+"/app"); err != nil || st.Size != 2 {
+		t.Errorf("stat after upload: %+v, %v", st, err)
+	}
+	if err := gc.ContainerStart(ctx, cr.ID, container.StartOptions{}); err == nil || !strings.Contains(err.Error(), "read-write") {
+		t.Errorf("helper start: %v, want refused for its read-write mount", err)
+	}
+	if err := gc.ContainerRemove(ctx, cr.ID, container.RemoveOptions{Force: true}); err != nil {
+		t.Errorf("helper remove: %v", err)
+	}
+	if err := gc.VolumeRemove(ctx, vol, false); err != nil {
+		t.Errorf("volume remove: %v", err)
 	}
 }
