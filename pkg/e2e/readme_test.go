@@ -101,31 +101,41 @@ func subset(want, got any, path string) []string {
 }
 
 // TestREADMEExamples runs the README's curl examples against `app all` on
-// its embedded defaults, as the README's "run the service" command starts it.
+// its embedded defaults, as the README's "run the service" command starts it,
+// with Docker's default runtime and with gVisor (runsc, which
+// scripts/testenv.sh registers).
 func TestREADMEExamples(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is needed to run the README's examples (scripts/testenv.sh installs it)")
 	}
 	examples := readmeExamples(t)
-	base := startAllEmbedded(t)
-	for _, ex := range examples {
-		cmd := strings.ReplaceAll(ex.command, "http://localhost:8085", base)
-		out, err := exec.Command("bash", "-c", cmd).Output()
-		if err != nil {
-			t.Errorf("README.md:%d: %v", ex.line, err)
-			continue
-		}
-		var want, got any
-		if err := json.Unmarshal([]byte(ex.expected), &want); err != nil {
-			t.Errorf("README.md:%d: shown answer is not JSON: %v", ex.line, err)
-			continue
-		}
-		if err := json.Unmarshal(out, &got); err != nil {
-			t.Errorf("README.md:%d: answer is not JSON: %v: %s", ex.line, err, out)
-			continue
-		}
-		if diffs := subset(want, got, "$"); len(diffs) > 0 {
-			t.Errorf("README.md:%d: the answer differs from what the README shows:\n  %s\nanswer: %s", ex.line, strings.Join(diffs, "\n  "), out)
-		}
+	for _, rt := range []struct{ name, runtime string }{{"runc", ""}, {"runsc", "runsc"}} {
+		t.Run(rt.name, func(t *testing.T) {
+			var extra []string
+			if rt.runtime != "" {
+				extra = []string{"--runtime", rt.runtime}
+			}
+			base := startAllEmbedded(t, extra...)
+			for _, ex := range examples {
+				cmd := strings.ReplaceAll(ex.command, "http://localhost:8085", base)
+				out, err := exec.Command("bash", "-c", cmd).Output()
+				if err != nil {
+					t.Errorf("README.md:%d: %v", ex.line, err)
+					continue
+				}
+				var want, got any
+				if err := json.Unmarshal([]byte(ex.expected), &want); err != nil {
+					t.Errorf("README.md:%d: shown answer is not JSON: %v", ex.line, err)
+					continue
+				}
+				if err := json.Unmarshal(out, &got); err != nil {
+					t.Errorf("README.md:%d: answer is not JSON: %v: %s", ex.line, err, out)
+					continue
+				}
+				if diffs := subset(want, got, "$"); len(diffs) > 0 {
+					t.Errorf("README.md:%d: the answer differs from what the README shows:\n  %s\nanswer: %s", ex.line, strings.Join(diffs, "\n  "), out)
+				}
+			}
+		})
 	}
 }

@@ -16,18 +16,19 @@ type shape struct {
 }
 
 var shapes = []shape{
-	{"all-embedded", startAllEmbedded},
+	{"all-embedded", func(t *testing.T) string { return startAllEmbedded(t) }},
 	{"split", startSplit},
 }
 
-// startAllEmbedded runs `app all` on its embedded defaults.
-func startAllEmbedded(t *testing.T) string {
+// startAllEmbedded runs `app all` on its embedded defaults, with extra
+// flags (e.g. --runtime runsc) if given.
+func startAllEmbedded(t *testing.T, extra ...string) string {
 	bin := testenv.BuildBinary(t)
 	testenv.Docker(t)
-	_, base := startRole(t, bin, role{name: "all", args: []string{
+	_, base := startRole(t, bin, role{name: "all", args: append([]string{
 		"--runtimes", testenv.Runtimes(t), "--data-dir", t.TempDir(),
 		"--slots", "4", "--concurrency", "4", "--pool-size", "1", "--callback-allow-private",
-	}})
+	}, extra...)})
 	waitReady(t, base, http.StatusOK)
 	return base
 }
