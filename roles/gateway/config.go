@@ -12,6 +12,7 @@ import (
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue/queuehttp"
 	"github.com/execbox/app/pkg/store/storehttp"
+	"github.com/execbox/app/roles/gateway/core"
 )
 
 // Config configures the gateway role. Zero values take the defaults listed
@@ -221,7 +222,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--rate-limit-redis-url: %w", err))
 		}
 	}
-	if _, err := parseAPIKeys(c.APIKeys); err != nil {
+	if err := core.ValidateAPIKeys(c.APIKeys); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -1,8 +1,12 @@
-package gateway
+// Package native is the gateway's own API under /v1: its request and
+// response types (from which /openapi.json is generated), their conversion
+// to and from pkg/job, and the handlers, over the gateway core.
+package native
 
 import (
 	"time"
 
+	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 )
 
@@ -18,21 +22,6 @@ type FileInput struct {
 	Encoding string `json:"encoding,omitempty" enum:"utf8,base64" doc:"Encoding of content: utf8 (default) or base64."`
 }
 
-// TestInput is one test case: stdin and the output expected for it.
-type TestInput struct {
-	Stdin          string  `json:"stdin,omitempty" doc:"Standard input of this run."`
-	ExpectedOutput *string `json:"expected_output,omitempty" doc:"Expected stdout; trailing whitespace on each line and trailing empty lines are ignored."`
-}
-
-// LimitsInput bounds each run. Zero or absent means the language's default.
-type LimitsInput struct {
-	CPUTimeMs   int64 `json:"cpu_time_ms,omitempty" doc:"CPU time limit in milliseconds."`
-	WallTimeMs  int64 `json:"wall_time_ms,omitempty" doc:"Wall-clock time limit in milliseconds."`
-	MemoryKB    int64 `json:"memory_kb,omitempty" doc:"Memory limit in KiB."`
-	Processes   int64 `json:"processes,omitempty" doc:"Maximum number of processes and threads."`
-	OutputBytes int64 `json:"output_bytes,omitempty" doc:"Maximum bytes captured per output stream."`
-}
-
 // SubmissionRequest is the body of POST /v1/submissions and /v1/execute.
 type SubmissionRequest struct {
 	Language       string            `json:"language" validate:"required" doc:"Language id or alias (GET /v1/languages)."`
@@ -42,9 +31,9 @@ type SubmissionRequest struct {
 	Stdin          string            `json:"stdin,omitempty" doc:"Standard input (ignored when tests are given)."`
 	Args           []string          `json:"args,omitempty" doc:"Command-line arguments of the program."`
 	CompileArgs    []string          `json:"compile_args,omitempty" doc:"Extra compiler arguments."`
-	Tests          []TestInput       `json:"tests,omitempty" doc:"Test cases: the program runs once per case (compiled once)."`
+	Tests          []job.TestCase    `json:"tests,omitempty" doc:"Test cases: the program runs once per case (compiled once)."`
 	ExpectedOutput *string           `json:"expected_output,omitempty" doc:"Shortcut for one test case with stdin and this expected output."`
-	Limits         *LimitsInput      `json:"limits,omitempty" doc:"Run limits; each at most the server's maximum."`
+	Limits         *job.Limits       `json:"limits,omitempty" doc:"Run limits; each at most the server's maximum."`
 	CallbackURL    string            `json:"callback_url,omitempty" doc:"http(s) URL that receives the final submission as a POST with a JSON body."`
 	Priority       string            `json:"priority,omitempty" enum:"high,normal,low" doc:"Queue priority (default normal)."`
 	Metadata       map[string]string `json:"metadata,omitempty" doc:"Client data kept with the submission."`
@@ -65,31 +54,13 @@ type SubmissionCreated struct {
 type BatchItem struct {
 	ID     string         `json:"id,omitempty"`
 	Status job.Status     `json:"status,omitempty"`
-	Error  *ProblemDetail `json:"error,omitempty" doc:"Why this submission was refused."`
+	Error  *httpx.Problem `json:"error,omitempty" doc:"Why this submission was refused."`
 }
 
 // BatchResponse answers POST /v1/submissions/batch, one item per submission
 // in request order.
 type BatchResponse struct {
 	Items []BatchItem `json:"items" validate:"required"`
-}
-
-// ProblemDetail is an RFC 9457 problem (application/problem+json).
-type ProblemDetail struct {
-	Type      string       `json:"type,omitempty"`
-	Title     string       `json:"title" validate:"required"`
-	Status    int          `json:"status" validate:"required"`
-	Detail    string       `json:"detail,omitempty"`
-	Instance  string       `json:"instance,omitempty"`
-	Code      string       `json:"code,omitempty" doc:"Stable machine-readable error code."`
-	Errors    []FieldIssue `json:"errors,omitempty" doc:"One entry per invalid field."`
-	RequestID string       `json:"request_id,omitempty"`
-}
-
-// FieldIssue names one invalid request field.
-type FieldIssue struct {
-	Field   string `json:"field" validate:"required"`
-	Message string `json:"message" validate:"required"`
 }
 
 // Submission is a submission as the native API shows it.
@@ -127,20 +98,4 @@ type LanguageInfo struct {
 // LanguageList answers GET /v1/languages.
 type LanguageList struct {
 	Languages []LanguageInfo `json:"languages" validate:"required"`
-}
-
-func toSubmission(s job.Submission) Submission {
-	return Submission{
-		ID:         s.ID,
-		Status:     s.Status,
-		Language:   s.Request.Language,
-		Version:    s.Request.Version,
-		Priority:   s.Request.Priority,
-		Metadata:   s.Request.Metadata,
-		Attempts:   s.Attempts,
-		CreatedAt:  s.CreatedAt,
-		UpdatedAt:  s.UpdatedAt,
-		FinishedAt: s.FinishedAt,
-		Result:     s.Result,
-	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package core
 
 import (
 	"context"
@@ -20,25 +20,54 @@ const (
 	maxMetadataKeyBytes = 64
 )
 
-// fieldErrors collects the invalid fields of one request.
-type fieldErrors []httpx.FieldError
+// FieldErrors collects the invalid fields of one request.
+type FieldErrors []httpx.FieldError
 
-func (e *fieldErrors) add(field, format string, args ...any) {
+// Add records that field is invalid, with a message formatted like fmt.Sprintf.
+func (e *FieldErrors) Add(field, format string, args ...any) {
 	*e = append(*e, httpx.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
-// validationProblem is the 400 answer to a request with invalid fields.
-func validationProblem(errs []httpx.FieldError) *httpx.Problem {
+// ValidationProblem is the 400 answer to a request with invalid fields.
+func ValidationProblem(errs []httpx.FieldError) *httpx.Problem {
 	return &httpx.Problem{Status: 400, Title: "invalid request", Code: "invalid_request",
 		Detail: fmt.Sprintf("%d invalid field(s); see errors", len(errs)), Errors: errs}
 }
 
-// toJobRequest validates in against the configured maximums and the catalog
-// and converts it into a queue request. It reports every invalid field; the
-// request is usable only when no error is returned.
-func (r *Role) toJobRequest(ctx context.Context, in SubmissionRequest, c caller, idemKey string) (job.Request, []httpx.FieldError) {
-	var errs fieldErrors
-	cfg := r.cfg
+// Input is a submission as every API can express it, before validation.
+// Errors name the fields the way the native API does (source,
+// files[0].name, limits.cpu_time_ms, tests[1], Idempotency-Key): the
+// compatibility APIs map those names to their own.
+type Input struct {
+	Language string
+	Version  string
+	// Source is the one-file shortcut; give Source or Files.
+	Source *string
+	// Files are the source files; a first file without a name becomes the
+	// entry point, named as the language's source file.
+	Files       []job.File
+	Stdin       string
+	Args        []string
+	CompileArgs []string
+	Tests       []job.TestCase
+	// ExpectedOutput is one test case with Stdin; give it or Tests.
+	ExpectedOutput *string
+	Limits         *job.Limits
+	CallbackURL    string
+	Priority       string
+	Metadata       map[string]string
+	// IdempotencyKey is the client's Idempotency-Key header.
+	IdempotencyKey string
+	// Compat is kept with the request for the API that made it.
+	Compat job.Compat
+}
+
+// Validate checks in against the configured maximums and the catalog and
+// converts it into a queue request for caller c. It reports every invalid
+// field; the request is usable only when no error is returned.
+func (s *Service) Validate(ctx context.Context, c Caller, in Input) (job.Request, []httpx.FieldError) {
+	var errs FieldErrors
+	cfg := s.cfg
 	out := job.Request{
 		Stdin:       in.Stdin,
 		Args:        in.Args,
@@ -47,64 +76,66 @@ func (r *Role) toJobRequest(ctx context.Context, in SubmissionRequest, c caller,
 		Priority:    job.Priority(in.Priority),
 		Metadata:    in.Metadata,
 		APIKeyID:    c.keyID,
+		Compat:      in.Compat,
 	}
+	idemKey := in.IdempotencyKey
 
 	// Language and version.
 	var sourceFile string
 	switch {
 	case strings.TrimSpace(in.Language) == "":
-		errs.add("language", "is required (see GET /v1/languages)")
+		errs.Add("language", "is required (see GET /v1/languages)")
 	default:
-		l, ok := r.catalog.Lookup(in.Language, in.Version)
+		l, ok := s.catalog.Lookup(in.Language, in.Version)
 		switch {
 		case ok:
 			out.Language, out.Version, sourceFile = l.ID, l.Version, l.SourceFile
 		case in.Version != "":
-			if any, known := r.catalog.Lookup(in.Language, ""); known {
-				errs.add("version", "unknown version %q of %s (available: %s)", in.Version, any.ID, any.Version)
+			if any, known := s.catalog.Lookup(in.Language, ""); known {
+				errs.Add("version", "unknown version %q of %s (available: %s)", in.Version, any.ID, any.Version)
 			} else {
-				errs.add("language", "unknown language %q (see GET /v1/languages)", in.Language)
+				errs.Add("language", "unknown language %q (see GET /v1/languages)", in.Language)
 			}
 		default:
-			errs.add("language", "unknown language %q (see GET /v1/languages)", in.Language)
+			errs.Add("language", "unknown language %q (see GET /v1/languages)", in.Language)
 		}
 	}
 
 	// Source or files.
 	switch {
 	case in.Source != nil && len(in.Files) > 0:
-		errs.add("source", "give source or files, not both")
+		errs.Add("source", "give source or files, not both")
 	case in.Source != nil:
 		if strings.TrimSpace(*in.Source) == "" {
-			errs.add("source", "must not be empty")
+			errs.Add("source", "must not be empty")
 		} else if int64(len(*in.Source)) > cfg.MaxSourceBytes {
-			errs.add("source", "is %d bytes, at most %d allowed", len(*in.Source), cfg.MaxSourceBytes)
+			errs.Add("source", "is %d bytes, at most %d allowed", len(*in.Source), cfg.MaxSourceBytes)
 		} else {
 			out.Files = []job.File{{Name: sourceFile, Content: *in.Source}}
 		}
 	case len(in.Files) == 0:
-		errs.add("source", "is required (or files)")
+		errs.Add("source", "is required (or files)")
 	case len(in.Files) > cfg.MaxFiles:
-		errs.add("files", "has %d files, at most %d allowed", len(in.Files), cfg.MaxFiles)
+		errs.Add("files", "has %d files, at most %d allowed", len(in.Files), cfg.MaxFiles)
 	default:
-		out.Files = r.validateFiles(in.Files, sourceFile, &errs)
+		out.Files = s.validateFiles(in.Files, sourceFile, &errs)
 	}
 
 	// Stdin, tests, args.
 	if int64(len(in.Stdin)) > cfg.MaxStdinBytes {
-		errs.add("stdin", "is %d bytes, at most %d allowed", len(in.Stdin), cfg.MaxStdinBytes)
+		errs.Add("stdin", "is %d bytes, at most %d allowed", len(in.Stdin), cfg.MaxStdinBytes)
 	}
 	switch {
 	case in.ExpectedOutput != nil && len(in.Tests) > 0:
-		errs.add("expected_output", "give tests or expected_output, not both")
+		errs.Add("expected_output", "give tests or expected_output, not both")
 	case in.ExpectedOutput != nil:
 		if int64(len(*in.ExpectedOutput)) > cfg.MaxStdinBytes {
-			errs.add("expected_output", "is %d bytes, at most %d allowed", len(*in.ExpectedOutput), cfg.MaxStdinBytes)
+			errs.Add("expected_output", "is %d bytes, at most %d allowed", len(*in.ExpectedOutput), cfg.MaxStdinBytes)
 		}
 		out.Tests = []job.TestCase{{Stdin: in.Stdin, ExpectedOutput: in.ExpectedOutput}}
 		out.Stdin = ""
 	case len(in.Tests) > cfg.MaxTests:
-		errs.add("tests", "has %d test cases, at most %d allowed", len(in.Tests), cfg.MaxTests)
+		errs.Add("tests", "has %d test cases, at most %d allowed", len(in.Tests), cfg.MaxTests)
 	case len(in.Tests) > 0:
 		var total int64
 		for i, tc := range in.Tests {
@@ -114,7 +145,7 @@ func (r *Role) toJobRequest(ctx context.Context, in SubmissionRequest, c caller,
 			}
 			out.Tests = append(out.Tests, job.TestCase{Stdin: tc.Stdin, ExpectedOutput: tc.ExpectedOutput})
 			if total > cfg.MaxStdinBytes {
-				errs.add(fmt.Sprintf("tests[%d]", i), "stdin and expected output of all tests exceed %d bytes", cfg.MaxStdinBytes)
+				errs.Add(fmt.Sprintf("tests[%d]", i), "stdin and expected output of all tests exceed %d bytes", cfg.MaxStdinBytes)
 				break
 			}
 		}
@@ -124,8 +155,7 @@ func (r *Role) toJobRequest(ctx context.Context, in SubmissionRequest, c caller,
 
 	// Limits.
 	if in.Limits != nil {
-		out.Limits = job.Limits{CPUTimeMs: in.Limits.CPUTimeMs, WallTimeMs: in.Limits.WallTimeMs,
-			MemoryKB: in.Limits.MemoryKB, Processes: in.Limits.Processes, OutputBytes: in.Limits.OutputBytes}
+		out.Limits = *in.Limits
 		for _, l := range []struct {
 			field    string
 			val, max int64
@@ -138,26 +168,26 @@ func (r *Role) toJobRequest(ctx context.Context, in SubmissionRequest, c caller,
 		} {
 			switch {
 			case l.val < 0:
-				errs.add(l.field, "must not be negative")
+				errs.Add(l.field, "must not be negative")
 			case l.val > l.max:
-				errs.add(l.field, "is %d, at most %d allowed", l.val, l.max)
+				errs.Add(l.field, "is %d, at most %d allowed", l.val, l.max)
 			}
 		}
 	}
 
 	// Delivery options.
 	if !out.Priority.Valid() {
-		errs.add("priority", "must be high, normal or low, not %q", in.Priority)
+		errs.Add("priority", "must be high, normal or low, not %q", in.Priority)
 	}
 	if in.CallbackURL != "" {
-		if err := r.checkCallbackURL(ctx, in.CallbackURL); err != nil {
-			errs.add("callback_url", "%v", err)
+		if err := s.checkCallbackURL(ctx, in.CallbackURL); err != nil {
+			errs.Add("callback_url", "%v", err)
 		}
 	}
 	validateMetadata(in.Metadata, cfg.MaxMetadataBytes, &errs)
 	if idemKey != "" {
 		if len(idemKey) > maxIdempotencyKey || !printableASCII(idemKey) {
-			errs.add("Idempotency-Key", "must be at most %d printable ASCII characters", maxIdempotencyKey)
+			errs.Add("Idempotency-Key", "must be at most %d printable ASCII characters", maxIdempotencyKey)
 		} else {
 			// Namespaced by API key: two clients never share a submission.
 			out.IdempotencyKey = c.keyID + ":" + idemKey
@@ -168,7 +198,7 @@ func (r *Role) toJobRequest(ctx context.Context, in SubmissionRequest, c caller,
 
 // validateFiles checks names, encodings and sizes, and makes sure the entry
 // file carries the language's source file name.
-func (r *Role) validateFiles(files []FileInput, sourceFile string, errs *fieldErrors) []job.File {
+func (s *Service) validateFiles(files []job.File, sourceFile string, errs *FieldErrors) []job.File {
 	out := make([]job.File, 0, len(files))
 	seen := map[string]bool{}
 	var total int64
@@ -180,39 +210,39 @@ func (r *Role) validateFiles(files []FileInput, sourceFile string, errs *fieldEr
 			name = sourceFile
 		}
 		if msg := checkFileName(name); msg != "" {
-			errs.add(field+".name", "%s", msg)
+			errs.Add(field+".name", "%s", msg)
 		} else if seen[name] {
-			errs.add(field+".name", "duplicate file name %q", name)
+			errs.Add(field+".name", "duplicate file name %q", name)
 		}
 		seen[name] = true
 		hasEntry = hasEntry || name == sourceFile
 		var size int
-		switch job.Encoding(f.Encoding) {
+		switch f.Encoding {
 		case "", job.EncodingUTF8:
 			size = len(f.Content)
 		case job.EncodingBase64:
 			b, err := base64.StdEncoding.DecodeString(f.Content)
 			if err != nil {
-				errs.add(field+".content", "is not valid base64: %v", err)
+				errs.Add(field+".content", "is not valid base64: %v", err)
 			}
 			size = len(b)
 		default:
-			errs.add(field+".encoding", "must be utf8 or base64, not %q", f.Encoding)
+			errs.Add(field+".encoding", "must be utf8 or base64, not %q", f.Encoding)
 		}
 		total += int64(size)
-		out = append(out, job.File{Name: name, Content: f.Content, Encoding: job.Encoding(f.Encoding)})
+		out = append(out, job.File{Name: name, Content: f.Content, Encoding: f.Encoding})
 	}
 	switch {
-	case total > r.cfg.MaxSourceBytes:
-		errs.add("files", "hold %d bytes, at most %d allowed", total, r.cfg.MaxSourceBytes)
+	case total > s.cfg.MaxSourceBytes:
+		errs.Add("files", "hold %d bytes, at most %d allowed", total, s.cfg.MaxSourceBytes)
 	case total == 0:
-		errs.add("files", "source is empty")
+		errs.Add("files", "source is empty")
 	}
 	if !hasEntry && sourceFile != "" && len(out) > 0 {
 		// The first file is the entry point: give it the name the
 		// language's run command expects.
 		if seen[sourceFile] {
-			errs.add("files[0].name", "cannot be renamed to %s", sourceFile)
+			errs.Add("files[0].name", "cannot be renamed to %s", sourceFile)
 		} else {
 			out[0].Name = sourceFile
 		}
@@ -241,32 +271,32 @@ func checkFileName(name string) string {
 	return ""
 }
 
-func validateArgs(field string, args []string, max int, errs *fieldErrors) {
+func validateArgs(field string, args []string, max int, errs *FieldErrors) {
 	if len(args) > max {
-		errs.add(field, "has %d arguments, at most %d allowed", len(args), max)
+		errs.Add(field, "has %d arguments, at most %d allowed", len(args), max)
 		return
 	}
 	for i, a := range args {
 		switch {
 		case len(a) > maxArgBytes:
-			errs.add(fmt.Sprintf("%s[%d]", field, i), "is longer than %d bytes", maxArgBytes)
+			errs.Add(fmt.Sprintf("%s[%d]", field, i), "is longer than %d bytes", maxArgBytes)
 		case strings.IndexByte(a, 0) >= 0:
-			errs.add(fmt.Sprintf("%s[%d]", field, i), "must not contain NUL")
+			errs.Add(fmt.Sprintf("%s[%d]", field, i), "must not contain NUL")
 		}
 	}
 }
 
-func validateMetadata(m map[string]string, max int, errs *fieldErrors) {
+func validateMetadata(m map[string]string, max int, errs *FieldErrors) {
 	total := 0
 	for k, v := range m {
 		total += len(k) + len(v)
 		if k == "" || len(k) > maxMetadataKeyBytes {
-			errs.add("metadata", "keys must be 1 to %d bytes", maxMetadataKeyBytes)
+			errs.Add("metadata", "keys must be 1 to %d bytes", maxMetadataKeyBytes)
 			return
 		}
 	}
 	if total > max {
-		errs.add("metadata", "holds %d bytes, at most %d allowed", total, max)
+		errs.Add("metadata", "holds %d bytes, at most %d allowed", total, max)
 	}
 }
 
@@ -281,7 +311,7 @@ func printableASCII(s string) bool {
 
 // checkCallbackURL refuses callback URLs that are malformed or point at
 // addresses the gateway must not reach (unless allowed by the operator).
-func (r *Role) checkCallbackURL(ctx context.Context, raw string) error {
+func (s *Service) checkCallbackURL(ctx context.Context, raw string) error {
 	if len(raw) > maxCallbackURLBytes {
 		return fmt.Errorf("is longer than %d bytes", maxCallbackURLBytes)
 	}
@@ -298,5 +328,5 @@ func (r *Role) checkCallbackURL(ctx context.Context, raw string) error {
 	if u.User != nil {
 		return fmt.Errorf("must not carry credentials")
 	}
-	return r.cb.guard.checkHost(ctx, u.Hostname())
+	return s.cb.guard.checkHost(ctx, u.Hostname())
 }

@@ -1,9 +1,8 @@
-package gateway
+package core
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -13,14 +12,6 @@ import (
 	"github.com/execbox/app/pkg/store"
 )
 
-// The APIs a request can arrive through; they share the error mapping but
-// render errors in their own shapes.
-const (
-	apiNative = "native"
-	apiJudge0 = "judge0"
-	apiPiston = "piston"
-)
-
 // errTooManyInFlight: the key has its maximum number of unfinished
 // submissions.
 var errTooManyInFlight = errors.New("too many submissions in flight")
@@ -28,10 +19,10 @@ var errTooManyInFlight = errors.New("too many submissions in flight")
 // errCallbacksFull: too many callbacks are waiting for delivery.
 var errCallbacksFull = errors.New("too many callbacks pending")
 
-// problemFor maps an error from the queue, the store or the gateway itself
+// ProblemFor maps an error from the queue, the store or the gateway itself
 // to the problem the client sees. It is the only place that decides status
 // codes for errors.
-func problemFor(err error) httpx.Problem {
+func ProblemFor(err error) httpx.Problem {
 	var p *httpx.Problem
 	switch {
 	case errors.Is(err, queue.ErrFull):
@@ -84,41 +75,40 @@ func retryAfter(err error, def time.Duration) time.Duration {
 	return def
 }
 
-// writeError answers err in the shape of api, logging server-side failures.
-func (r *Role) writeError(w http.ResponseWriter, req *http.Request, err error, api string) {
+// WriteError answers err in the shape of api, logging server-side failures.
+func (s *Service) WriteError(w http.ResponseWriter, req *http.Request, err error, api API) {
 	if req.Context().Err() != nil {
 		// The client went away (or the server is stopping): nobody reads
 		// the answer, and it is not the backing services' failure.
-		httpx.Logger(req.Context(), r.log).Debug("request abandoned", "err", err)
+		httpx.Logger(req.Context(), s.log).Debug("request abandoned", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
-	p := problemFor(err)
+	p := ProblemFor(err)
 	if p.Status >= 500 {
-		httpx.Logger(req.Context(), r.log).Error("request failed", "err", err, "status", p.Status)
+		httpx.Logger(req.Context(), s.log).Error("request failed", "err", err, "status", p.Status)
 	}
 	if p.Code != "" && p.Status != http.StatusNotFound {
-		r.metrics.rejected.WithLabelValues(p.Code).Inc()
+		s.metrics.rejected.WithLabelValues(p.Code).Inc()
 	}
-	writeProblem(w, req, p, api)
+	WriteProblem(w, req, p, api)
 }
 
-// writeProblem renders p: problem+json for the native and Judge0 APIs,
-// {"message": ...} for Piston, whose clients read that.
-func writeProblem(w http.ResponseWriter, req *http.Request, p httpx.Problem, api string) {
-	if api != apiPiston {
-		httpx.WriteProblem(w, req, p)
+// WriteProblem renders p in the shape of api: problem+json unless the API
+// has a shape of its own.
+func WriteProblem(w http.ResponseWriter, req *http.Request, p httpx.Problem, api API) {
+	if api.WriteProblem != nil {
+		api.WriteProblem(w, req, p)
 		return
 	}
-	msg := p.Detail
-	if msg == "" {
-		msg = p.Title
+	httpx.WriteProblem(w, req, p)
+}
+
+// CeilSeconds rounds d up to whole seconds, as Retry-After and the
+// RateLimit headers count.
+func CeilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
 	}
-	for _, fe := range p.Errors {
-		msg += fmt.Sprintf("; %s: %s", fe.Field, fe.Message)
-	}
-	if p.RetryAfter > 0 {
-		w.Header().Set("Retry-After", fmt.Sprint(ceilSeconds(p.RetryAfter)))
-	}
-	httpx.WriteJSON(w, p.Status, map[string]string{"message": msg})
+	return int((d + time.Second - 1) / time.Second)
 }

@@ -1,10 +1,6 @@
-package gateway
+package native_test
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,12 +8,14 @@ import (
 
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
-	"github.com/execbox/app/pkg/store"
+	"github.com/execbox/app/roles/gateway"
+	"github.com/execbox/app/roles/gateway/internal/gatewaytest"
+	"github.com/execbox/app/roles/gateway/native"
 )
 
 func TestSubmitRejectsBadInput(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *Config, _ *Deps) {
+	b := gatewaytest.Setup(t, func(c *gateway.Config, _ *gateway.Deps) {
 		c.MaxBodyBytes = 4096
 		c.MaxFiles = 2
 		c.MaxTests = 2
@@ -82,18 +80,18 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 		{name: "bad wait", body: `{` + py + `,` + src + `}`, query: "?wait=maybe", status: 400, field: "wait"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := b.q.count()
+			before := b.Q.Count()
 			ct := tc.contentType
 			if ct == "" {
 				ct = "application/json"
 			}
-			resp := b.do(t, "POST", "/v1/submissions"+tc.query, tc.body, append([]string{"Content-Type", ct}, tc.headers...)...)
-			raw := wantStatus(t, resp, tc.status)
+			resp := b.Do(t, "POST", "/v1/submissions"+tc.query, tc.body, append([]string{"Content-Type", ct}, tc.headers...)...)
+			raw := gatewaytest.WantStatus(t, resp, tc.status)
 			if got := resp.Header.Get("Content-Type"); got != "application/problem+json" {
 				t.Errorf("content type %q, want problem+json", got)
 			}
 			var p httpx.Problem
-			decodeBody(t, resp, &p)
+			gatewaytest.DecodeBody(t, resp, &p)
 			if p.Status != tc.status || p.Title == "" {
 				t.Errorf("problem %s does not carry status and title", raw)
 			}
@@ -106,76 +104,70 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 					t.Errorf("problem %s does not name field %q", raw, tc.field)
 				}
 			}
-			if b.q.count() != before {
+			if b.Q.Count() != before {
 				t.Errorf("a rejected request was queued")
 			}
 		})
 	}
-	if n := b.q.count(); n != 0 {
+	if n := b.Q.Count(); n != 0 {
 		t.Fatalf("%d rejected requests were queued", n)
 	}
 }
 
 func TestCreateGetAndStorageFallback(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := gatewaytest.Setup(t, nil)
 	body := map[string]any{
 		"language": "py", "version": "3", "source": "print(input())", "stdin": "hi",
 		"args": []string{"-x"}, "limits": map[string]any{"cpu_time_ms": 1000}, "priority": "high",
 		"metadata": map[string]string{"user": "42"},
 	}
-	resp := b.do(t, "POST", "/v1/submissions", body)
-	wantStatus(t, resp, http.StatusCreated)
-	var created SubmissionCreated
-	decodeBody(t, resp, &created)
+	resp := b.Do(t, "POST", "/v1/submissions", body)
+	gatewaytest.WantStatus(t, resp, http.StatusCreated)
+	var created native.SubmissionCreated
+	gatewaytest.DecodeBody(t, resp, &created)
 	if !job.ValidID(created.ID) || created.Status != job.StatusQueued {
 		t.Fatalf("created = %+v", created)
 	}
 	if loc := resp.Header.Get("Location"); loc != "/v1/submissions/"+created.ID {
 		t.Errorf("Location = %q", loc)
 	}
-	req := b.q.last()
+	req := b.Q.Last()
 	if req.Language != "python" || req.Version == "" || len(req.Files) != 1 || req.Files[0].Name != "main.py" ||
 		req.Stdin != "hi" || req.Limits.CPUTimeMs != 1000 || req.Priority != job.PriorityHigh || req.Metadata["user"] != "42" {
 		t.Fatalf("queued request = %+v", req)
 	}
 
-	var got Submission
-	decodeBody(t, wantStatusResp(t, b.do(t, "GET", "/v1/submissions/"+created.ID, nil), 200), &got)
+	var got native.Submission
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/v1/submissions/"+created.ID, nil), 200), &got)
 	if got.ID != created.ID || got.Status != job.StatusQueued || got.Language != "python" {
 		t.Fatalf("get = %+v", got)
 	}
 
-	finish(b.q, created.ID, job.StatusAccepted, "hi\n")
-	decodeBody(t, wantStatusResp(t, b.do(t, "GET", "/v1/submissions/"+created.ID, nil), 200), &got)
+	b.Q.Finish(created.ID, job.StatusAccepted, "hi\n")
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/v1/submissions/"+created.ID, nil), 200), &got)
 	if got.Status != job.StatusAccepted || got.Result == nil || got.Result.Run.Stdout.Text != "hi\n" {
 		t.Fatalf("get after finish = %+v", got)
 	}
 
 	// Gone from the queue: storage answers.
-	s, _ := b.q.Get(t.Context(), created.ID)
-	_ = b.st.Put(t.Context(), []job.Submission{s})
-	b.q.forget(created.ID)
-	decodeBody(t, wantStatusResp(t, b.do(t, "GET", "/v1/submissions/"+created.ID, nil), 200), &got)
+	s, _ := b.Q.Get(t.Context(), created.ID)
+	_ = b.St.Put(t.Context(), []job.Submission{s})
+	b.Q.Forget(created.ID)
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/v1/submissions/"+created.ID, nil), 200), &got)
 	if got.Status != job.StatusAccepted {
 		t.Fatalf("get from storage = %+v", got)
 	}
 
 	// Unknown and malformed ids.
-	wantStatus(t, b.do(t, "GET", "/v1/submissions/"+job.NewID(time.Now()), nil), 404)
-	wantStatus(t, b.do(t, "GET", "/v1/submissions/..%2Fetc", nil), 404)
-}
-
-func wantStatusResp(t *testing.T, resp *http.Response, want int) *http.Response {
-	t.Helper()
-	wantStatus(t, resp, want)
-	return resp
+	gatewaytest.WantStatus(t, b.Do(t, "GET", "/v1/submissions/"+job.NewID(time.Now()), nil), 404)
+	gatewaytest.WantStatus(t, b.Do(t, "GET", "/v1/submissions/..%2Fetc", nil), 404)
 }
 
 func TestFilesAndTests(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
-	wantStatus(t, b.do(t, "POST", "/v1/submissions", map[string]any{
+	b := gatewaytest.Setup(t, nil)
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", map[string]any{
 		"language": "python",
 		"files": []map[string]string{
 			{"content": "import util"},
@@ -183,7 +175,7 @@ func TestFilesAndTests(t *testing.T) {
 		},
 		"tests": []map[string]any{{"stdin": "1", "expected_output": "1"}, {"stdin": "2"}},
 	}), 201)
-	req := b.q.last()
+	req := b.Q.Last()
 	if len(req.Files) != 2 || req.Files[0].Name != "main.py" || req.Files[1].Encoding != job.EncodingBase64 {
 		t.Fatalf("files = %+v", req.Files)
 	}
@@ -192,32 +184,32 @@ func TestFilesAndTests(t *testing.T) {
 	}
 
 	// A single expected_output is one test case with the stdin.
-	wantStatus(t, b.do(t, "POST", "/v1/submissions", map[string]any{
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", map[string]any{
 		"language": "python", "source": "print(input())", "stdin": "x", "expected_output": "x",
 	}), 201)
-	req = b.q.last()
+	req = b.Q.Last()
 	if len(req.Tests) != 1 || req.Tests[0].Stdin != "x" || *req.Tests[0].ExpectedOutput != "x" || req.Stdin != "" {
 		t.Fatalf("expected_output shortcut = %+v", req)
 	}
 
 	// A first file named otherwise becomes the entry point.
-	wantStatus(t, b.do(t, "POST", "/v1/submissions", map[string]any{
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", map[string]any{
 		"language": "python", "files": []map[string]string{{"name": "solution.py", "content": "print(1)"}},
 	}), 201)
-	if req = b.q.last(); req.Files[0].Name != "main.py" {
+	if req = b.Q.Last(); req.Files[0].Name != "main.py" {
 		t.Fatalf("entry file = %q", req.Files[0].Name)
 	}
 }
 
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := gatewaytest.Setup(t, nil)
 	body := map[string]any{"language": "python", "source": "print(1)"}
-	var a, c SubmissionCreated
-	decodeBody(t, wantStatusResp(t, b.do(t, "POST", "/v1/submissions", body, "Idempotency-Key", "abc"), 201), &a)
-	decodeBody(t, wantStatusResp(t, b.do(t, "POST", "/v1/submissions", body, "Idempotency-Key", "abc"), 201), &c)
-	if a.ID != c.ID || b.q.count() != 1 {
-		t.Fatalf("same key gave %s and %s (%d queued)", a.ID, c.ID, b.q.count())
+	var a, c native.SubmissionCreated
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "POST", "/v1/submissions", body, "Idempotency-Key", "abc"), 201), &a)
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "POST", "/v1/submissions", body, "Idempotency-Key", "abc"), 201), &c)
+	if a.ID != c.ID || b.Q.Count() != 1 {
+		t.Fatalf("same key gave %s and %s (%d queued)", a.ID, c.ID, b.Q.Count())
 	}
 }
 
@@ -225,16 +217,16 @@ func TestWait(t *testing.T) {
 	t.Parallel()
 	t.Run("finishes", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, nil)
-		b.q.onEnqueue = func(id string) {
-			b.q.set(id, job.StatusRunning, nil)
-			finish(b.q, id, job.StatusAccepted, "done\n")
-		}
+		b := gatewaytest.Setup(t, nil)
+		b.Q.OnEnqueue(func(id string) {
+			b.Q.Start(id)
+			b.Q.Finish(id, job.StatusAccepted, "done\n")
+		})
 		for _, path := range []string{"/v1/submissions?wait=true", "/v1/execute"} {
-			resp := b.do(t, "POST", path, map[string]any{"language": "python", "source": "print('done')"})
-			wantStatus(t, resp, 200)
-			var s Submission
-			decodeBody(t, resp, &s)
+			resp := b.Do(t, "POST", path, map[string]any{"language": "python", "source": "print('done')"})
+			gatewaytest.WantStatus(t, resp, 200)
+			var s native.Submission
+			gatewaytest.DecodeBody(t, resp, &s)
 			if s.Status != job.StatusAccepted || s.Result == nil || s.Result.Run.Stdout.Text != "done\n" {
 				t.Fatalf("%s: %+v", path, s)
 			}
@@ -242,12 +234,12 @@ func TestWait(t *testing.T) {
 	})
 	t.Run("runs out", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, func(c *Config, _ *Deps) { c.MaxWait = time.Millisecond })
+		b := gatewaytest.Setup(t, func(c *gateway.Config, _ *gateway.Deps) { c.MaxWait = time.Millisecond })
 		for _, path := range []string{"/v1/submissions?wait=true", "/v1/execute"} {
-			resp := b.do(t, "POST", path, map[string]any{"language": "python", "source": "print(1)"})
-			wantStatus(t, resp, http.StatusAccepted)
-			var s SubmissionCreated
-			decodeBody(t, resp, &s)
+			resp := b.Do(t, "POST", path, map[string]any{"language": "python", "source": "print(1)"})
+			gatewaytest.WantStatus(t, resp, http.StatusAccepted)
+			var s native.SubmissionCreated
+			gatewaytest.DecodeBody(t, resp, &s)
 			if !job.ValidID(s.ID) || s.Status.Final() {
 				t.Fatalf("%s: %+v", path, s)
 			}
@@ -257,33 +249,33 @@ func TestWait(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
-	var c SubmissionCreated
-	decodeBody(t, b.do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "1"}), &c)
-	var s Submission
-	decodeBody(t, wantStatusResp(t, b.do(t, "DELETE", "/v1/submissions/"+c.ID, nil), 200), &s)
+	b := gatewaytest.Setup(t, nil)
+	var c native.SubmissionCreated
+	gatewaytest.DecodeBody(t, b.Do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "1"}), &c)
+	var s native.Submission
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "DELETE", "/v1/submissions/"+c.ID, nil), 200), &s)
 	if s.Status != job.StatusCanceled {
 		t.Fatalf("cancel = %+v", s)
 	}
 	var p httpx.Problem
-	decodeBody(t, wantStatusResp(t, b.do(t, "DELETE", "/v1/submissions/"+c.ID, nil), 409), &p)
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "DELETE", "/v1/submissions/"+c.ID, nil), 409), &p)
 	if p.Code != "final" {
 		t.Fatalf("second cancel = %+v", p)
 	}
-	wantStatus(t, b.do(t, "DELETE", "/v1/submissions/"+job.NewID(time.Now()), nil), 404)
+	gatewaytest.WantStatus(t, b.Do(t, "DELETE", "/v1/submissions/"+job.NewID(time.Now()), nil), 404)
 }
 
 func TestQueueFullIs503(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
-	b.q.full = true
-	resp := b.do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "1"})
-	wantStatus(t, resp, http.StatusServiceUnavailable)
+	b := gatewaytest.Setup(t, nil)
+	b.Q.SetFull(true)
+	resp := b.Do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "1"})
+	gatewaytest.WantStatus(t, resp, http.StatusServiceUnavailable)
 	if resp.Header.Get("Retry-After") == "" {
 		t.Fatal("no Retry-After")
 	}
 	var p httpx.Problem
-	decodeBody(t, resp, &p)
+	gatewaytest.DecodeBody(t, resp, &p)
 	if p.Code != "queue_full" {
 		t.Fatalf("problem = %+v", p)
 	}
@@ -291,66 +283,66 @@ func TestQueueFullIs503(t *testing.T) {
 
 func TestList(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := gatewaytest.Setup(t, nil)
 	now := time.Now()
 	for i := 0; i < 5; i++ {
 		lang := "python"
 		if i%2 == 1 {
 			lang = "c"
 		}
-		_ = b.st.Put(t.Context(), []job.Submission{{ID: job.NewID(now.Add(time.Duration(i) * time.Millisecond)),
+		_ = b.St.Put(t.Context(), []job.Submission{{ID: job.NewID(now.Add(time.Duration(i) * time.Millisecond)),
 			Status: job.StatusAccepted, Request: job.Request{Language: lang}, CreatedAt: now}})
 	}
-	var page SubmissionList
-	decodeBody(t, wantStatusResp(t, b.do(t, "GET", "/v1/submissions?limit=2&language=python&status=accepted", nil), 200), &page)
+	var page native.SubmissionList
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/v1/submissions?limit=2&language=python&status=accepted", nil), 200), &page)
 	if len(page.Items) != 2 || page.NextCursor == "" {
 		t.Fatalf("page 1 = %+v", page)
 	}
-	var page2 SubmissionList
-	decodeBody(t, wantStatusResp(t, b.do(t, "GET", "/v1/submissions?limit=2&language=python&cursor="+page.NextCursor, nil), 200), &page2)
+	var page2 native.SubmissionList
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/v1/submissions?limit=2&language=python&cursor="+page.NextCursor, nil), 200), &page2)
 	if len(page2.Items) != 1 || page2.NextCursor != "" || page2.Items[0].ID >= page.Items[1].ID {
 		t.Fatalf("page 2 = %+v", page2)
 	}
-	f := b.st.filters[0]
+	f := b.St.Filters()[0]
 	if f.Language != "python" || f.Status != job.StatusAccepted || f.Limit != 2 {
 		t.Fatalf("filter = %+v", f)
 	}
 	for _, q := range []string{"limit=0", "limit=1000", "status=done", "since=yesterday"} {
-		wantStatus(t, b.do(t, "GET", "/v1/submissions?"+q, nil), 400)
+		gatewaytest.WantStatus(t, b.Do(t, "GET", "/v1/submissions?"+q, nil), 400)
 	}
 }
 
 func TestBatch(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *Config, _ *Deps) { c.MaxBatch = 3 })
+	b := gatewaytest.Setup(t, func(c *gateway.Config, _ *gateway.Deps) { c.MaxBatch = 3 })
 	ok := map[string]any{"language": "python", "source": "1"}
 	bad := map[string]any{"language": "cobol", "source": "1"}
-	resp := b.do(t, "POST", "/v1/submissions/batch", map[string]any{"submissions": []any{ok, bad, ok}})
-	wantStatus(t, resp, 200)
-	var out BatchResponse
-	decodeBody(t, resp, &out)
+	resp := b.Do(t, "POST", "/v1/submissions/batch", map[string]any{"submissions": []any{ok, bad, ok}})
+	gatewaytest.WantStatus(t, resp, 200)
+	var out native.BatchResponse
+	gatewaytest.DecodeBody(t, resp, &out)
 	if len(out.Items) != 3 || out.Items[0].ID == "" || out.Items[2].ID == "" || out.Items[1].Error == nil {
 		t.Fatalf("batch = %+v", out)
 	}
 	if e := out.Items[1].Error; e.Status != 400 || len(e.Errors) == 0 || e.Errors[0].Field != "submissions[1].language" {
 		t.Fatalf("item error = %+v", e)
 	}
-	if b.q.count() != 2 {
-		t.Fatalf("%d queued, want 2", b.q.count())
+	if b.Q.Count() != 2 {
+		t.Fatalf("%d queued, want 2", b.Q.Count())
 	}
-	wantStatus(t, b.do(t, "POST", "/v1/submissions/batch", map[string]any{"submissions": []any{ok, ok, ok, ok}}), 400)
-	wantStatus(t, b.do(t, "POST", "/v1/submissions/batch", map[string]any{"submissions": []any{}}), 400)
-	if b.q.count() != 2 {
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions/batch", map[string]any{"submissions": []any{ok, ok, ok, ok}}), 400)
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions/batch", map[string]any{"submissions": []any{}}), 400)
+	if b.Q.Count() != 2 {
 		t.Fatalf("refused batches queued something")
 	}
 }
 
 func TestLanguages(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
-	var out LanguageList
-	decodeBody(t, wantStatusResp(t, b.do(t, "GET", "/v1/languages", nil), 200), &out)
-	found := map[string]LanguageInfo{}
+	b := gatewaytest.Setup(t, nil)
+	var out native.LanguageList
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/v1/languages", nil), 200), &out)
+	found := map[string]native.LanguageInfo{}
 	for _, l := range out.Languages {
 		found[l.ID] = l
 	}
@@ -359,28 +351,5 @@ func TestLanguages(t *testing.T) {
 	}
 	if c := found["c"]; !c.Compiled {
 		t.Fatalf("c = %+v", c)
-	}
-}
-
-func TestProblemForMapsSentinels(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		err    error
-		status int
-		code   string
-	}{
-		{fmt.Errorf("x: %w", errTooManyInFlight), 429, "too_many_in_flight"},
-		{errCallbacksFull, 503, "callbacks_full"},
-		{&httpx.Problem{Status: 500, Title: "boom"}, 502, "upstream"},
-		{&httpx.Problem{Status: 400, Title: "bad", Code: "x"}, 400, "x"},
-		{fmt.Errorf("plain"), 500, "internal"},
-		{fmt.Errorf("queue: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}), 503, "unavailable"},
-		{fmt.Errorf("x: %w", context.DeadlineExceeded), 504, "timeout"},
-		{fmt.Errorf("x: %w", store.ErrInvalid), 400, "invalid_request"},
-	} {
-		p := problemFor(tc.err)
-		if p.Status != tc.status || p.Code != tc.code {
-			t.Errorf("problemFor(%v) = %d %s, want %d %s", tc.err, p.Status, p.Code, tc.status, tc.code)
-		}
 	}
 }

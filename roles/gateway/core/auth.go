@@ -1,4 +1,4 @@
-package gateway
+package core
 
 import (
 	"context"
@@ -89,8 +89,8 @@ func (kr *keyring) lookupHash(h [sha256.Size]byte) (string, bool) {
 	return kr.keys[found].id, true
 }
 
-// caller is the authenticated client of a request.
-type caller struct {
+// Caller is the authenticated client of a request.
+type Caller struct {
 	// keyID is the API key's id, "" when the gateway is open.
 	keyID string
 	// limitKey is what rate limits and in-flight caps count against: the
@@ -100,8 +100,10 @@ type caller struct {
 
 type callerKey struct{}
 
-func callerFrom(ctx context.Context) caller {
-	c, _ := ctx.Value(callerKey{}).(caller)
+// CallerFrom returns the caller that Authenticate put in ctx (the zero
+// Caller, an open gateway's anonymous client, when none).
+func CallerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
 	return c
 }
 
@@ -122,14 +124,14 @@ func presentedKey(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// authenticate wraps an API handler: it resolves the caller or answers 401
+// Authenticate wraps an API handler: it resolves the Caller or answers 401
 // (503 when the store that would tell is unreachable).
-func (r *Role) authenticate(next http.Handler) http.Handler {
+func (s *Service) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var c caller
-		open, err := r.authOpen(req.Context())
+		var c Caller
+		open, err := s.authOpen(req.Context())
 		if err != nil {
-			r.authUnavailable(w, req, err)
+			s.authUnavailable(w, req, err)
 			return
 		}
 		if open {
@@ -141,28 +143,28 @@ func (r *Role) authenticate(next http.Handler) http.Handler {
 		} else {
 			secret, ok := presentedKey(req)
 			if !ok {
-				r.metrics.rejected.WithLabelValues("unauthenticated").Inc()
+				s.metrics.rejected.WithLabelValues("unauthenticated").Inc()
 				w.Header().Set("WWW-Authenticate", `Bearer realm="execbox"`)
 				httpx.WriteProblem(w, req, httpx.Problem{Status: http.StatusUnauthorized, Title: "unauthorized", Code: "unauthorized",
 					Detail: "missing API key: send it as \"Authorization: Bearer KEY\", X-Api-Key or X-Auth-Token"})
 				return
 			}
 			h := sha256.Sum256([]byte(secret))
-			id, ok := r.keys.lookupHash(h)
-			if !ok && r.storeKeys != nil {
-				if id, ok, err = r.storeKeys.lookup(req.Context(), h); err != nil {
-					r.authUnavailable(w, req, err)
+			id, ok := s.keys.lookupHash(h)
+			if !ok && s.storeKeys != nil {
+				if id, ok, err = s.storeKeys.lookup(req.Context(), h); err != nil {
+					s.authUnavailable(w, req, err)
 					return
 				}
 			}
 			if !ok {
-				r.metrics.rejected.WithLabelValues("unauthenticated").Inc()
+				s.metrics.rejected.WithLabelValues("unauthenticated").Inc()
 				w.Header().Set("WWW-Authenticate", `Bearer realm="execbox", error="invalid_token"`)
 				httpx.WriteProblem(w, req, httpx.Problem{Status: http.StatusUnauthorized, Title: "unauthorized", Code: "unauthorized",
 					Detail: "invalid API key"})
 				return
 			}
-			c = caller{keyID: id, limitKey: "key:" + id}
+			c = Caller{keyID: id, limitKey: "key:" + id}
 		}
 		next.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), callerKey{}, c)))
 	})
@@ -170,9 +172,9 @@ func (r *Role) authenticate(next http.Handler) http.Handler {
 
 // authUnavailable answers 503: the store that holds API keys did not answer,
 // so the key can be neither accepted nor refused.
-func (r *Role) authUnavailable(w http.ResponseWriter, req *http.Request, err error) {
-	r.metrics.rejected.WithLabelValues("auth_unavailable").Inc()
-	httpx.Logger(req.Context(), r.log).Warn("checking an API key failed", "err", err)
+func (s *Service) authUnavailable(w http.ResponseWriter, req *http.Request, err error) {
+	s.metrics.rejected.WithLabelValues("auth_unavailable").Inc()
+	httpx.Logger(req.Context(), s.log).Warn("checking an API key failed", "err", err)
 	httpx.WriteProblem(w, req, httpx.Problem{Status: http.StatusServiceUnavailable, Title: "service unavailable", Code: "unavailable",
 		Detail: "cannot check API keys: storage is unavailable", RetryAfter: time.Second})
 }
@@ -181,38 +183,38 @@ func (r *Role) authUnavailable(w http.ResponseWriter, req *http.Request, err err
 // is required as soon as any key exists, in --api-keys or in the store (made
 // with "app storage keys create", even if revoked since). So the gateway is
 // open only when neither ever had one.
-func (r *Role) authOpen(ctx context.Context) (bool, error) {
-	if !r.keys.empty() {
+func (s *Service) authOpen(ctx context.Context) (bool, error) {
+	if !s.keys.empty() {
 		return false, nil
 	}
-	if r.storeKeys == nil {
+	if s.storeKeys == nil {
 		return true, nil
 	}
-	return r.storeKeys.open(ctx)
+	return s.storeKeys.open(ctx)
 }
 
 // logAuthRule says at start which rule is in force.
-func (r *Role) logAuthRule(ctx context.Context) {
-	n := len(r.keys.keys)
+func (s *Service) logAuthRule(ctx context.Context) {
+	n := len(s.keys.keys)
 	switch {
-	case r.storeKeys == nil && n == 0:
-		r.log.Warn("no API key configured: the gateway is open to anyone who can reach it (set EXECBOX_API_KEYS)")
-	case r.storeKeys == nil:
-		r.log.Info("API keys required", "config_keys", n)
+	case s.storeKeys == nil && n == 0:
+		s.log.Warn("no API key configured: the gateway is open to anyone who can reach it (set EXECBOX_API_KEYS)")
+	case s.storeKeys == nil:
+		s.log.Info("API keys required", "config_keys", n)
 	case n > 0:
-		r.log.Info("API keys required: from --api-keys, then looked up in the store", "config_keys", n,
-			"cache_ttl", r.storeKeys.ttl)
+		s.log.Info("API keys required: from --api-keys, then looked up in the store", "config_keys", n,
+			"cache_ttl", s.storeKeys.ttl)
 	default:
-		open, err := r.storeKeys.open(ctx)
+		open, err := s.storeKeys.open(ctx)
 		switch {
 		case err != nil:
-			r.log.Warn("cannot tell yet whether API keys are required: the store does not answer; "+
+			s.log.Warn("cannot tell yet whether API keys are required: the store does not answer; "+
 				"requests get 503 until it does", "err", err)
 		case open:
-			r.log.Warn("no API key in --api-keys or the store: the gateway is open to anyone who can reach it "+
-				"until a key is made (app storage keys create)", "recheck_every", r.storeKeys.ttl)
+			s.log.Warn("no API key in --api-keys or the store: the gateway is open to anyone who can reach it "+
+				"until a key is made (app storage keys create)", "recheck_every", s.storeKeys.ttl)
 		default:
-			r.log.Info("API keys required: looked up in the store", "cache_ttl", r.storeKeys.ttl)
+			s.log.Info("API keys required: looked up in the store", "cache_ttl", s.storeKeys.ttl)
 		}
 	}
 }
@@ -352,4 +354,11 @@ func (s *storeKeys) open(ctx context.Context) (bool, error) {
 	}
 	s.state, s.nextCheck, s.lastErr = stateOpen, now.Add(s.ttl), nil
 	return true, nil
+}
+
+// ValidateAPIKeys checks an --api-keys list ("id:sha256hex" pairs and raw
+// keys, comma-separated).
+func ValidateAPIKeys(list string) error {
+	_, err := parseAPIKeys(list)
+	return err
 }

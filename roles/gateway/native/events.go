@@ -1,4 +1,4 @@
-package gateway
+package native
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/execbox/app/pkg/job"
-	"github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/roles/gateway/core"
 )
 
 // handleEvents streams a submission as Server-Sent Events: an event
@@ -17,44 +17,16 @@ import (
 // the stream ends. Comment lines every Heartbeat keep proxies from closing
 // an idle stream. A submission that already left the queue gets its
 // result at once.
-func (r *Role) handleEvents(w http.ResponseWriter, req *http.Request) {
+func (a *API) handleEvents(w http.ResponseWriter, req *http.Request) {
 	ctx := req.Context()
-	c := callerFrom(ctx)
+	c := core.CallerFrom(ctx)
 	id := req.PathValue("id")
-	if !job.ValidID(id) {
-		r.writeError(w, req, queue.ErrNotFound, apiNative)
-		return
-	}
-	ch, err := r.queue.Watch(ctx, id)
-	var first job.Submission
-	switch {
-	case errors.Is(err, queue.ErrNotFound):
-		// Finished and gone from the queue: storage has it, or nobody does.
-		if first, err = r.lookup(ctx, c, id); err != nil {
-			r.writeError(w, req, err, apiNative)
-			return
+	first, ch, err := a.svc.Follow(ctx, c, id)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return // the client left before the state was known
 		}
-	case err != nil:
-		r.writeError(w, req, err, apiNative)
-		return
-	default:
-		s, ok := <-ch
-		if !ok {
-			// Closed before telling the current state: the client left or
-			// the queue lost the submission.
-			if ctx.Err() != nil {
-				return
-			}
-			if first, err = r.lookup(ctx, c, id); err != nil {
-				r.writeError(w, req, err, apiNative)
-				return
-			}
-		} else {
-			first = s
-		}
-	}
-	if c.keyID != "" && first.Request.APIKeyID != c.keyID {
-		r.writeError(w, req, queue.ErrNotFound, apiNative)
+		a.svc.WriteError(w, req, err, api)
 		return
 	}
 
@@ -77,11 +49,11 @@ func (r *Role) handleEvents(w http.ResponseWriter, req *http.Request) {
 	}
 	if !send(first) || first.Status.Final() {
 		if first.Status.Final() {
-			r.inflight.done(c.limitKey, id)
+			a.svc.Finished(c, id)
 		}
 		return
 	}
-	tick := time.NewTicker(r.cfg.Heartbeat)
+	tick := time.NewTicker(a.svc.Config().Heartbeat)
 	defer tick.Stop()
 	last := first.Status
 	for {
@@ -103,7 +75,7 @@ func (r *Role) handleEvents(w http.ResponseWriter, req *http.Request) {
 			last = s.Status
 			if !send(s) || s.Status.Final() {
 				if s.Status.Final() {
-					r.inflight.done(c.limitKey, id)
+					a.svc.Finished(c, id)
 				}
 				return
 			}

@@ -1,4 +1,4 @@
-package gateway
+package core_test
 
 import (
 	"testing"
@@ -7,6 +7,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/execbox/app/pkg/testenv"
+	"github.com/execbox/app/roles/gateway"
+	"github.com/execbox/app/roles/gateway/core"
+	"github.com/execbox/app/roles/gateway/internal/gatewaytest"
 )
 
 // TestRedisLimiter runs the GCRA script against the real test Redis.
@@ -22,8 +25,8 @@ func TestRedisLimiter(t *testing.T) {
 	ctx := t.Context()
 	// One token per 100 s: nothing refills while the test runs.
 	const rate, burst = 0.01, 3
-	a := NewRedisLimiter(rdb, prefix, rate, burst)
-	b := NewRedisLimiter(rdb, prefix, rate, burst) // a second gateway
+	a := core.NewRedisLimiter(rdb, prefix, rate, burst)
+	b := core.NewRedisLimiter(rdb, prefix, rate, burst) // a second gateway
 	for i := 0; i < burst; i++ {
 		l := a
 		if i%2 == 1 {
@@ -61,7 +64,7 @@ func TestRedisLimiter(t *testing.T) {
 
 	// A fast rate refills: with 1000/s a denied request succeeds after its
 	// RetryAfter.
-	fast := NewRedisLimiter(rdb, prefix+"fast:", 1000, 1)
+	fast := core.NewRedisLimiter(rdb, prefix+"fast:", 1000, 1)
 	if d, _ := fast.Allow(ctx, "k", 1); !d.Allowed {
 		t.Fatal("first request denied")
 	}
@@ -80,10 +83,10 @@ func TestRedisLimiterDownFailsOpen(t *testing.T) {
 	t.Parallel()
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { rdb.Close() })
-	lim := NewRedisLimiter(rdb, "x:", 1, 1)
+	lim := core.NewRedisLimiter(rdb, "x:", 1, 1)
 	if _, err := lim.Allow(t.Context(), "k", 1); err == nil {
 		t.Fatal("no error from an unreachable Redis")
 	}
-	b := setup(t, func(c *Config, d *Deps) { c.RateLimit = 1; d.Limiter = lim })
-	wantStatus(t, b.do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "1"}), 201)
+	b := gatewaytest.Setup(t, func(c *gateway.Config, d *gateway.Deps) { c.RateLimit = 1; d.Limiter = lim })
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "1"}), 201)
 }

@@ -1,4 +1,4 @@
-package gateway
+package core
 
 import (
 	"context"
@@ -47,9 +47,13 @@ type MemoryLimiter struct {
 }
 
 // NewMemoryLimiter allows perSecond sustained with bursts of burst, for at
-// most maxKeys keys at once (idle full buckets are forgotten first).
-func NewMemoryLimiter(perSecond float64, burst, maxKeys int) *MemoryLimiter {
-	return &MemoryLimiter{rate: rate.Limit(perSecond), burst: burst, maxKeys: maxKeys, now: time.Now,
+// most maxKeys keys at once (idle full buckets are forgotten first). now is
+// the clock (nil: time.Now).
+func NewMemoryLimiter(perSecond float64, burst, maxKeys int, now func() time.Time) *MemoryLimiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryLimiter{rate: rate.Limit(perSecond), burst: burst, maxKeys: maxKeys, now: now,
 		buckets: map[string]*rate.Limiter{}}
 }
 
@@ -169,42 +173,35 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, cost int) (Decisio
 	return d, nil
 }
 
-// allow charges cost tokens to the caller's bucket, sets the RateLimit
+// Allow charges cost tokens to the Caller's bucket, sets the RateLimit
 // headers and, when the bucket is empty, answers 429 and reports false. A
 // failing limiter (Redis down) lets the request through, logged: losing
 // rate limiting for a moment is better than losing the API.
-func (r *Role) allow(w http.ResponseWriter, req *http.Request, api string, cost int) bool {
-	if r.limiter == nil {
+func (s *Service) Allow(w http.ResponseWriter, req *http.Request, api API, cost int) bool {
+	if s.limiter == nil {
 		return true
 	}
-	c := callerFrom(req.Context())
-	d, err := r.limiter.Allow(req.Context(), c.limitKey, cost)
+	c := CallerFrom(req.Context())
+	d, err := s.limiter.Allow(req.Context(), c.limitKey, cost)
 	if err != nil {
-		httpx.Logger(req.Context(), r.log).Warn("rate limiter unavailable, request allowed", "err", err)
+		httpx.Logger(req.Context(), s.log).Warn("rate limiter unavailable, request allowed", "err", err)
 		return true
 	}
 	h := w.Header()
 	h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
 	h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
+	h.Set("RateLimit-Reset", strconv.Itoa(CeilSeconds(d.Reset)))
 	if d.Allowed {
 		return true
 	}
-	r.metrics.rateLimited.WithLabelValues(api).Inc()
-	r.metrics.rejected.WithLabelValues("rate_limited").Inc()
-	retry := time.Duration(ceilSeconds(d.RetryAfter)) * time.Second
+	s.metrics.rateLimited.WithLabelValues(api.Name).Inc()
+	s.metrics.rejected.WithLabelValues("rate_limited").Inc()
+	retry := time.Duration(CeilSeconds(d.RetryAfter)) * time.Second
 	if retry <= 0 {
 		retry = time.Second
 	}
-	writeProblem(w, req, httpx.Problem{Status: http.StatusTooManyRequests, Title: "rate limit exceeded", Code: "rate_limited",
-		Detail:     fmt.Sprintf("at most %g submissions per second with bursts of %d; retry after %s", r.cfg.RateLimit, d.Limit, retry),
+	WriteProblem(w, req, httpx.Problem{Status: http.StatusTooManyRequests, Title: "rate limit exceeded", Code: "rate_limited",
+		Detail:     fmt.Sprintf("at most %g submissions per second with bursts of %d; retry after %s", s.cfg.RateLimit, d.Limit, retry),
 		RetryAfter: retry}, api)
 	return false
-}
-
-func ceilSeconds(d time.Duration) int {
-	if d <= 0 {
-		return 0
-	}
-	return int((d + time.Second - 1) / time.Second)
 }

@@ -1,4 +1,4 @@
-package gateway
+package core
 
 import (
 	"bytes"
@@ -129,31 +129,47 @@ var errRefused = errors.New("callback refused")
 
 // callbackItem is one pending delivery.
 type callbackItem struct {
-	id     string
-	url    string
-	format callbackFormat
+	id  string
+	url string
+	// api names the renderer (the request's API).
+	api string
 }
 
-// callbackRenderer renders a final submission for its callback.
-type callbackRenderer interface {
-	renderCallback(s job.Submission, f callbackFormat) (method string, body []byte, err error)
+// CallbackRenderer renders a final submission as the callback request its
+// API sends: the HTTP method and the JSON body.
+type CallbackRenderer interface {
+	RenderCallback(s job.Submission) (method string, body []byte, err error)
+}
+
+// CallbackRendererFunc is a function that is a CallbackRenderer.
+type CallbackRendererFunc func(s job.Submission) (method string, body []byte, err error)
+
+// RenderCallback implements CallbackRenderer.
+func (f CallbackRendererFunc) RenderCallback(s job.Submission) (string, []byte, error) { return f(s) }
+
+// RegisterCallbackRenderer makes r render the callbacks of requests that
+// came through api (job.Compat.API; APINative for the native API). Each API
+// package registers its renderer when it is built, before Work starts.
+func (s *Service) RegisterCallbackRenderer(api string, r CallbackRenderer) {
+	s.cb.renderers[api] = r
 }
 
 type callbacks struct {
-	cfg    Config
-	log    *slog.Logger
-	q      queue.Queue
-	st     store.Store
-	render callbackRenderer
-	guard  *ipGuard
-	client *http.Client
+	cfg Config
+	log *slog.Logger
+	q   queue.Queue
+	st  store.Store
+	// renderers by API name; filled before run starts.
+	renderers map[string]CallbackRenderer
+	guard     *ipGuard
+	client    *http.Client
 	// slots holds one token per pending callback (reserved at submit).
 	slots   chan struct{}
 	items   chan callbackItem
 	outcome func(string)
 }
 
-func newCallbacks(cfg Config, log *slog.Logger, q queue.Queue, st store.Store, render callbackRenderer) *callbacks {
+func newCallbacks(cfg Config, log *slog.Logger, q queue.Queue, st store.Store) *callbacks {
 	guard := &ipGuard{allowPrivate: cfg.CallbackAllowPrivate, resolver: net.DefaultResolver}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: guard.control}
 	transport := &http.Transport{
@@ -165,7 +181,7 @@ func newCallbacks(cfg Config, log *slog.Logger, q queue.Queue, st store.Store, r
 		IdleConnTimeout:       30 * time.Second,
 	}
 	return &callbacks{
-		cfg: cfg, log: log, q: q, st: st, render: render, guard: guard,
+		cfg: cfg, log: log, q: q, st: st, renderers: map[string]CallbackRenderer{}, guard: guard,
 		client: &http.Client{
 			Transport: transport,
 			Timeout:   cfg.CallbackTimeout,
@@ -225,7 +241,13 @@ func (cb *callbacks) deliver(ctx context.Context, it callbackItem) {
 		}
 		return
 	}
-	method, body, err := cb.render.renderCallback(sub, it.format)
+	render, ok := cb.renderers[it.api]
+	if !ok {
+		log.Error("callback abandoned: no renderer for its API", "api", it.api)
+		cb.outcome("abandoned")
+		return
+	}
+	method, body, err := render.RenderCallback(sub)
 	if err != nil {
 		log.Error("callback abandoned: cannot render result", "err", err)
 		cb.outcome("abandoned")

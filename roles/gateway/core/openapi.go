@@ -1,7 +1,6 @@
-package gateway
+package core
 
 import (
-	"encoding/json"
 	"net/http"
 	"reflect"
 	"sort"
@@ -9,11 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/version"
 )
 
-// param is a query, path or header parameter of a route.
-type param struct {
+// Param is a query, path or header parameter of a route.
+type Param struct {
 	Name     string
 	In       string // "query" (default), "path" or "header"
 	Type     string // JSON schema type
@@ -22,61 +22,42 @@ type param struct {
 	Doc      string
 }
 
-// route is one public endpoint: the mux pattern, its handler and what the
-// OpenAPI document says about it. The document is generated from this table
-// and from the Go types in it, the same ones the handlers decode and encode.
-type route struct {
-	method, path string
-	tag, summary string
-	// request is a zero value of the JSON body type, or nil.
-	request any
-	params  []param
-	// responses maps status codes to zero values of their body types.
-	responses map[int]any
-	// stream: the 200 answer is text/event-stream. html: text/html.
-	stream, html bool
-	// public routes need no API key.
-	public  bool
-	handle  http.HandlerFunc
-	handler http.Handler
+// Route is one public endpoint: the mux pattern, its handler and what the
+// OpenAPI document says about it. The document is generated from the routes
+// of every API and from the Go types in them, the same ones the handlers
+// decode and encode.
+type Route struct {
+	Method, Path string
+	Tag, Summary string
+	// Request is a zero value of the JSON body type, or nil.
+	Request any
+	Params  []Param
+	// Responses maps status codes to zero values of their body types.
+	Responses map[int]any
+	// Stream: the 200 answer is text/event-stream. HTML: text/html.
+	Stream, HTML bool
+	// Public routes need no API key.
+	Public bool
+	Handle http.HandlerFunc
 }
 
-func (rt route) pattern() string { return rt.method + " " + rt.path }
+// Pattern is the route's http.ServeMux pattern.
+func (rt Route) Pattern() string { return rt.Method + " " + rt.Path }
 
-// routeTable is every public route, built once.
-func (r *Role) routeTable() []route {
-	if r.routes != nil {
-		return r.routes
-	}
-	var all []route
-	all = append(all, r.nativeRoutes()...)
-	all = append(all, r.judge0Routes()...)
-	all = append(all, r.pistonRoutes()...)
-	all = append(all, r.docRoutes()...)
-	for i := range all {
-		var h http.Handler = all[i].handle
-		if !all[i].public {
-			h = r.authenticate(h)
-		}
-		all[i].handler = h
-	}
-	r.routes = all
-	return all
-}
-
-// openAPI builds the OpenAPI 3.1 document from the route table.
-func (r *Role) openAPI() map[string]any {
+// OpenAPI builds the OpenAPI 3.1 document of routes; description is the
+// document's info.description.
+func OpenAPI(routes []Route, description string) map[string]any {
 	g := &schemaGen{schemas: map[string]any{}}
-	problem := g.schema(reflect.TypeOf(ProblemDetail{}))
+	problem := g.schema(reflect.TypeOf(httpx.Problem{}))
 	paths := map[string]any{}
-	for _, rt := range r.routeTable() {
+	for _, rt := range routes {
 		op := map[string]any{
 			"operationId": operationID(rt),
-			"summary":     rt.summary,
-			"tags":        []string{rt.tag},
+			"summary":     rt.Summary,
+			"tags":        []string{rt.Tag},
 		}
 		var params []any
-		for _, p := range rt.params {
+		for _, p := range rt.Params {
 			in := p.In
 			if in == "" {
 				in = "query"
@@ -91,19 +72,19 @@ func (r *Role) openAPI() map[string]any {
 		if params != nil {
 			op["parameters"] = params
 		}
-		if rt.request != nil {
+		if rt.Request != nil {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.request))}}}
+				"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.Request))}}}
 		}
 		responses := map[string]any{}
-		for code, body := range rt.responses {
+		for code, body := range rt.Responses {
 			resp := map[string]any{"description": http.StatusText(code)}
 			ct := "application/json"
 			switch {
-			case rt.stream && code == 200:
+			case rt.Stream && code == 200:
 				ct = "text/event-stream"
 				resp["description"] = "Server-Sent Events: \"status\" events, then one \"result\" event; data is the submission as JSON."
-			case rt.html:
+			case rt.HTML:
 				ct = "text/html"
 			}
 			if body != nil {
@@ -116,24 +97,22 @@ func (r *Role) openAPI() map[string]any {
 		responses["default"] = map[string]any{"description": "Error (RFC 9457 problem details)",
 			"content": map[string]any{"application/problem+json": map[string]any{"schema": problem}}}
 		op["responses"] = responses
-		if rt.public {
+		if rt.Public {
 			op["security"] = []any{}
 		}
-		item, _ := paths[rt.path].(map[string]any)
+		item, _ := paths[rt.Path].(map[string]any)
 		if item == nil {
 			item = map[string]any{}
-			paths[rt.path] = item
+			paths[rt.Path] = item
 		}
-		item[strings.ToLower(rt.method)] = op
+		item[strings.ToLower(rt.Method)] = op
 	}
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{
-			"title":   "execbox",
-			"version": version.Version,
-			"description": "Runs untrusted code in hardened sandboxes. Native API under /v1; " +
-				"Judge0 CE compatible API under /submissions, /languages, /statuses, /about, /config_info; " +
-				"Piston v2 compatible API under /api/v2.",
+			"title":       "execbox",
+			"version":     version.Version,
+			"description": description,
 		},
 		"paths": paths,
 		"components": map[string]any{
@@ -150,22 +129,13 @@ func (r *Role) openAPI() map[string]any {
 	}
 }
 
-func operationID(rt route) string {
+func operationID(rt Route) string {
 	var b strings.Builder
-	b.WriteString(strings.ToLower(rt.method))
-	for _, part := range strings.FieldsFunc(rt.path, func(c rune) bool { return c == '/' || c == '{' || c == '}' || c == '_' }) {
+	b.WriteString(strings.ToLower(rt.Method))
+	for _, part := range strings.FieldsFunc(rt.Path, func(c rune) bool { return c == '/' || c == '{' || c == '}' || c == '_' }) {
 		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 	}
 	return b.String()
-}
-
-// handleOpenAPI serves the document, generated once (the routes and types
-// do not change while the process runs).
-func (r *Role) handleOpenAPI(w http.ResponseWriter, _ *http.Request) {
-	r.specOnce.Do(func() { r.spec, _ = json.Marshal(r.openAPI()) })
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(r.spec)
 }
 
 // schemaGen turns Go types into JSON Schema (OpenAPI 3.1 dialect). Named
@@ -206,7 +176,7 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	case reflect.Interface:
 		return map[string]any{}
 	case reflect.Struct:
-		name := schemaName(t)
+		name := SchemaName(t)
 		if name == "" {
 			return g.object(t)
 		}
@@ -220,17 +190,29 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	return map[string]any{}
 }
 
-// schemaName is the component name of a named struct: the type name, with
-// the package name in front for types from other packages (JobResult).
-func schemaName(t reflect.Type) string {
+// SchemaName is the component name of a named struct: the type name with
+// its package name in front (JobResult, Judge0Request for judge0.Request,
+// HttpxProblem), except for the native API's types, which keep their plain
+// names (SubmissionRequest).
+func SchemaName(t reflect.Type) string {
 	if t.Name() == "" {
 		return ""
 	}
-	if t.PkgPath() == reflect.TypeOf(route{}).PkgPath() {
+	pkg := t.PkgPath()[strings.LastIndex(t.PkgPath(), "/")+1:]
+	if pkg == APINative {
 		return t.Name()
 	}
-	pkg := t.PkgPath()[strings.LastIndex(t.PkgPath(), "/")+1:]
 	return strings.ToUpper(pkg[:1]) + pkg[1:] + t.Name()
+}
+
+// JSONNames lists the JSON property names of struct type t as
+// encoding/json sees them (embedded structs flattened).
+func JSONNames(t reflect.Type) []string {
+	var out []string
+	for _, f := range jsonFields(t) {
+		out = append(out, f.name)
+	}
+	return out
 }
 
 // jsonField is one JSON property of a struct.
@@ -299,5 +281,3 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 	}
 	return o
 }
-
-func reflectType[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }

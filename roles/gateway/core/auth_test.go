@@ -1,4 +1,4 @@
-package gateway
+package core_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,10 @@ import (
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/sqlitestore"
 	"github.com/execbox/app/pkg/store"
+	"github.com/execbox/app/roles/gateway"
+	"github.com/execbox/app/roles/gateway/core"
+	"github.com/execbox/app/roles/gateway/internal/gatewaytest"
+	"github.com/execbox/app/roles/gateway/native"
 )
 
 func sha(s string) string {
@@ -23,39 +28,9 @@ func sha(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func TestParseAPIKeys(t *testing.T) {
-	t.Parallel()
-	kr, err := parseAPIKeys("alice:" + sha("secret-a") + ", raw-key-b, ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if id, ok := kr.lookup("secret-a"); !ok || id != "alice" {
-		t.Fatalf("lookup(secret-a) = %q %v", id, ok)
-	}
-	if id, ok := kr.lookup("raw-key-b"); !ok || id != "key-"+sha("raw-key-b")[:8] {
-		t.Fatalf("lookup(raw-key-b) = %q %v", id, ok)
-	}
-	for _, bad := range []string{"", "secret", "alice:" + sha("secret-a")} {
-		if _, ok := kr.lookup(bad); ok {
-			t.Errorf("lookup(%q) matched", bad)
-		}
-	}
-	for _, k := range kr.keys {
-		if string(k.hash[:]) == "raw-key-b" {
-			t.Fatal("raw key kept")
-		}
-	}
-	if _, err := parseAPIKeys("a:" + sha("x") + ",a:" + sha("y")); err == nil {
-		t.Error("duplicate key ids accepted")
-	}
-	if _, err := parseAPIKeys(":" + sha("x")); err == nil {
-		t.Error("empty key id accepted")
-	}
-}
-
 func TestAuth(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *Config, _ *Deps) { c.APIKeys = "alice:" + sha("sa") + ",sb" })
+	b := gatewaytest.Setup(t, func(c *gateway.Config, _ *gateway.Deps) { c.APIKeys = "alice:" + sha("sa") + ",sb" })
 	body := map[string]any{"language": "python", "source": "1"}
 	for _, tc := range []struct {
 		name    string
@@ -72,16 +47,16 @@ func TestAuth(t *testing.T) {
 		{"x-auth-token", []string{"X-Auth-Token", "sb"}, 201},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := b.q.count()
-			resp := b.do(t, "POST", "/v1/submissions", body, tc.headers...)
-			wantStatus(t, resp, tc.status)
+			before := b.Q.Count()
+			resp := b.Do(t, "POST", "/v1/submissions", body, tc.headers...)
+			gatewaytest.WantStatus(t, resp, tc.status)
 			if tc.status == 401 {
 				var p httpx.Problem
-				decodeBody(t, resp, &p)
+				gatewaytest.DecodeBody(t, resp, &p)
 				if p.Code != "unauthorized" || p.Detail == "" || resp.Header.Get("WWW-Authenticate") == "" {
 					t.Fatalf("401 = %+v", p)
 				}
-				if b.q.count() != before {
+				if b.Q.Count() != before {
 					t.Fatal("unauthenticated request queued")
 				}
 			}
@@ -89,113 +64,77 @@ func TestAuth(t *testing.T) {
 	}
 	// Every API answers 401 without a key; docs do not need one.
 	for _, path := range []string{"/v1/languages", "/languages", "/statuses", "/api/v2/runtimes", "/submissions/" + job.NewID(time.Now())} {
-		wantStatus(t, b.do(t, "GET", path, nil), 401)
+		gatewaytest.WantStatus(t, b.Do(t, "GET", path, nil), 401)
 	}
 	for _, path := range []string{"/openapi.json", "/docs"} {
-		wantStatus(t, b.do(t, "GET", path, nil), 200)
+		gatewaytest.WantStatus(t, b.Do(t, "GET", path, nil), 200)
 	}
 
 	// A key sees only its own submissions.
-	var c SubmissionCreated
-	decodeBody(t, wantStatusResp(t, b.do(t, "POST", "/v1/submissions", body, "X-Api-Key", "sa"), 201), &c)
-	if got := b.q.last().APIKeyID; got != "alice" {
+	var c native.SubmissionCreated
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "POST", "/v1/submissions", body, "X-Api-Key", "sa"), 201), &c)
+	if got := b.Q.Last().APIKeyID; got != "alice" {
 		t.Fatalf("api_key_id = %q", got)
 	}
-	wantStatus(t, b.do(t, "GET", "/v1/submissions/"+c.ID, nil, "X-Api-Key", "sa"), 200)
-	wantStatus(t, b.do(t, "GET", "/v1/submissions/"+c.ID, nil, "X-Api-Key", "sb"), 404)
-	wantStatus(t, b.do(t, "DELETE", "/v1/submissions/"+c.ID, nil, "X-Api-Key", "sb"), 404)
-	wantStatus(t, b.do(t, "GET", "/v1/submissions/"+c.ID+"/events", nil, "X-Api-Key", "sb"), 404)
-	wantStatus(t, b.do(t, "GET", "/v1/submissions", nil, "X-Api-Key", "sb"), 200)
-	if f := b.st.filters[len(b.st.filters)-1]; f.APIKeyID != "key-"+sha("sb")[:8] {
+	gatewaytest.WantStatus(t, b.Do(t, "GET", "/v1/submissions/"+c.ID, nil, "X-Api-Key", "sa"), 200)
+	gatewaytest.WantStatus(t, b.Do(t, "GET", "/v1/submissions/"+c.ID, nil, "X-Api-Key", "sb"), 404)
+	gatewaytest.WantStatus(t, b.Do(t, "DELETE", "/v1/submissions/"+c.ID, nil, "X-Api-Key", "sb"), 404)
+	gatewaytest.WantStatus(t, b.Do(t, "GET", "/v1/submissions/"+c.ID+"/events", nil, "X-Api-Key", "sb"), 404)
+	gatewaytest.WantStatus(t, b.Do(t, "GET", "/v1/submissions", nil, "X-Api-Key", "sb"), 200)
+	if f := b.St.Filters()[len(b.St.Filters())-1]; f.APIKeyID != "key-"+sha("sb")[:8] {
 		t.Fatalf("list filter not scoped to the key: %+v", f)
-	}
-}
-
-func TestMemoryLimiter(t *testing.T) {
-	t.Parallel()
-	now := time.Unix(1_700_000_000, 0)
-	l := NewMemoryLimiter(2, 3, 10)
-	l.now = func() time.Time { return now }
-	ctx := t.Context()
-	for i := 0; i < 3; i++ {
-		d, _ := l.Allow(ctx, "k", 1)
-		if !d.Allowed || d.Remaining != 2-i || d.Limit != 3 {
-			t.Fatalf("request %d: %+v", i, d)
-		}
-	}
-	d, _ := l.Allow(ctx, "k", 1)
-	if d.Allowed || d.RetryAfter != 500*time.Millisecond || d.Reset != 1500*time.Millisecond {
-		t.Fatalf("4th request: %+v", d)
-	}
-	if d, _ := l.Allow(ctx, "other", 1); !d.Allowed {
-		t.Fatal("keys share a bucket")
-	}
-	now = now.Add(500 * time.Millisecond)
-	if d, _ := l.Allow(ctx, "k", 1); !d.Allowed {
-		t.Fatalf("after refill: %+v", d)
-	}
-	if d, _ := l.Allow(ctx, "k", 4); d.Allowed || d.RetryAfter <= 0 {
-		t.Fatalf("cost above burst: %+v", d)
-	}
-	// Bounded: many keys do not grow the map past maxKeys.
-	for i := 0; i < 100; i++ {
-		_, _ = l.Allow(ctx, strconv.Itoa(i), 1)
-	}
-	if n := len(l.buckets); n > 10 {
-		t.Fatalf("%d buckets kept, max 10", n)
 	}
 }
 
 func TestRateLimitAnswers429(t *testing.T) {
 	t.Parallel()
-	lim := NewMemoryLimiter(1, 2, 100)
 	frozen := time.Unix(1_700_000_000, 0)
-	lim.now = func() time.Time { return frozen }
-	b := setup(t, func(c *Config, d *Deps) {
+	lim := core.NewMemoryLimiter(1, 2, 100, func() time.Time { return frozen })
+	b := gatewaytest.Setup(t, func(c *gateway.Config, d *gateway.Deps) {
 		c.RateLimit, c.RateBurst = 1, 2
 		d.Limiter = lim
 	})
 	body := map[string]any{"language": "python", "source": "1"}
 	for i := 0; i < 2; i++ {
-		resp := b.do(t, "POST", "/v1/submissions", body)
-		wantStatus(t, resp, 201)
+		resp := b.Do(t, "POST", "/v1/submissions", body)
+		gatewaytest.WantStatus(t, resp, 201)
 		if got := resp.Header.Get("RateLimit-Remaining"); got != strconv.Itoa(1-i) {
 			t.Fatalf("RateLimit-Remaining = %q", got)
 		}
 	}
 	for _, path := range []string{"/v1/submissions", "/submissions", "/api/v2/execute"} {
-		resp := b.do(t, "POST", path, body)
-		wantStatus(t, resp, http.StatusTooManyRequests)
+		resp := b.Do(t, "POST", path, body)
+		gatewaytest.WantStatus(t, resp, http.StatusTooManyRequests)
 		h := resp.Header
 		if h.Get("Retry-After") != "1" || h.Get("RateLimit-Limit") != "2" || h.Get("RateLimit-Remaining") != "0" || h.Get("RateLimit-Reset") != "2" {
 			t.Fatalf("%s headers = %v", path, h)
 		}
 	}
-	if b.q.count() != 2 {
-		t.Fatalf("%d queued, want 2", b.q.count())
+	if b.Q.Count() != 2 {
+		t.Fatalf("%d queued, want 2", b.Q.Count())
 	}
 	// Reads are not rate limited.
-	wantStatus(t, b.do(t, "GET", "/v1/languages", nil), 200)
+	gatewaytest.WantStatus(t, b.Do(t, "GET", "/v1/languages", nil), 200)
 }
 
 func TestMaxInFlight(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *Config, _ *Deps) { c.MaxInFlight = 2 })
+	b := gatewaytest.Setup(t, func(c *gateway.Config, _ *gateway.Deps) { c.MaxInFlight = 2 })
 	body := map[string]any{"language": "python", "source": "1"}
-	var first SubmissionCreated
-	decodeBody(t, wantStatusResp(t, b.do(t, "POST", "/v1/submissions", body), 201), &first)
-	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 201)
-	resp := b.do(t, "POST", "/v1/submissions", body)
-	wantStatus(t, resp, http.StatusTooManyRequests)
+	var first native.SubmissionCreated
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "POST", "/v1/submissions", body), 201), &first)
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", body), 201)
+	resp := b.Do(t, "POST", "/v1/submissions", body)
+	gatewaytest.WantStatus(t, resp, http.StatusTooManyRequests)
 	var p httpx.Problem
-	decodeBody(t, resp, &p)
+	gatewaytest.DecodeBody(t, resp, &p)
 	if p.Code != "too_many_in_flight" || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("problem = %+v", p)
 	}
-	finish(b.q, first.ID, job.StatusAccepted, "")
-	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 201)
-	if b.q.count() != 3 {
-		t.Fatalf("%d queued, want 3", b.q.count())
+	b.Q.Finish(first.ID, job.StatusAccepted, "")
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", body), 201)
+	if b.Q.Count() != 3 {
+		t.Fatalf("%d queued, want 3", b.Q.Count())
 	}
 }
 
@@ -245,7 +184,7 @@ func (c *countingKeys) ListKeys(ctx context.Context) ([]store.Key, error) {
 
 func sqliteKeys(t *testing.T) *countingKeys {
 	t.Helper()
-	s, err := sqlitestore.OpenDir(t.Context(), t.TempDir(), testLogger(t), sqlitestore.Options{})
+	s, err := sqlitestore.OpenDir(t.Context(), t.TempDir(), gatewaytest.Logger(t), sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,14 +207,14 @@ func TestAuthStoreKeys(t *testing.T) {
 	ks := sqliteKeys(t)
 	clk := &clock{t: time.Now()}
 	const ttl = 30 * time.Second
-	b := setup(t, func(c *Config, d *Deps) {
+	b := gatewaytest.Setup(t, func(c *gateway.Config, d *gateway.Deps) {
 		c.APIKeyCacheTTL = ttl
 		d.Store, d.Clock = ks, clk.now
 	})
 	body := map[string]any{"language": "python", "source": "1"}
 	post := func(want int, headers ...string) {
 		t.Helper()
-		wantStatus(t, b.do(t, "POST", "/v1/submissions", body, headers...), want)
+		gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", body, headers...), want)
 	}
 
 	// No key anywhere: open.
@@ -286,7 +225,7 @@ func TestAuthStoreKeys(t *testing.T) {
 	post(401)
 	post(401, "Authorization", "Bearer ebx_nope")
 	post(201, "Authorization", "Bearer ebx_bob")
-	if got := b.q.last().APIKeyID; got != "bob" {
+	if got := b.Q.Last().APIKeyID; got != "bob" {
 		t.Fatalf("api_key_id = %q, want bob", got)
 	}
 
@@ -330,8 +269,8 @@ func TestAuthStoreKeys(t *testing.T) {
 	createKey(t, ks, "dave", "ebx_dave")
 	post(201, "X-Api-Key", "ebx_dave")
 	ks.down.Store(true)
-	resp := b.do(t, "POST", "/v1/submissions", body, "X-Api-Key", "ebx_eve")
-	wantStatus(t, resp, 503)
+	resp := b.Do(t, "POST", "/v1/submissions", body, "X-Api-Key", "ebx_eve")
+	gatewaytest.WantStatus(t, resp, 503)
 	if resp.Header.Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
 	}
@@ -343,19 +282,19 @@ func TestAuthStoreKeys(t *testing.T) {
 func TestAuthStoreAndConfigKeys(t *testing.T) {
 	t.Parallel()
 	ks := sqliteKeys(t)
-	b := setup(t, func(c *Config, d *Deps) {
+	b := gatewaytest.Setup(t, func(c *gateway.Config, d *gateway.Deps) {
 		c.APIKeys = "alice:" + sha("sa")
 		d.Store = ks
 	})
 	body := map[string]any{"language": "python", "source": "1"}
-	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 401)
-	wantStatus(t, b.do(t, "POST", "/v1/submissions", body, "X-Api-Key", "sa"), 201)
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", body), 401)
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", body, "X-Api-Key", "sa"), 201)
 	if n := ks.lookups.Load(); n != 0 {
 		t.Errorf("configured key looked up in the store %d times", n)
 	}
 	createKey(t, ks, "bob", "ebx_bob")
-	wantStatus(t, b.do(t, "POST", "/v1/submissions", body, "X-Api-Key", "ebx_bob"), 201)
-	if got := b.q.last().APIKeyID; got != "bob" {
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", body, "X-Api-Key", "ebx_bob"), 201)
+	if got := b.Q.Last().APIKeyID; got != "bob" {
 		t.Fatalf("api_key_id = %q, want bob", got)
 	}
 	if n := ks.lists.Load(); n != 0 {
@@ -370,39 +309,32 @@ func TestAuthStoreUnknownAtStart(t *testing.T) {
 	ks := sqliteKeys(t)
 	ks.down.Store(true)
 	clk := &clock{t: time.Now()}
-	b := setup(t, func(_ *Config, d *Deps) { d.Store, d.Clock = ks, clk.now })
+	b := gatewaytest.Setup(t, func(_ *gateway.Config, d *gateway.Deps) { d.Store, d.Clock = ks, clk.now })
 	body := map[string]any{"language": "python", "source": "1"}
-	ready := b.role.probes["api keys"]
-	if ready == nil {
+	srv := httpx.NewServer(httpx.Config{Addr: "127.0.0.1:0"}, gatewaytest.Logger(t))
+	b.Role.Register(srv)
+	if _, ok := srv.CheckReady(t.Context()).Checks["api keys"]; !ok {
 		t.Fatal("no readiness check of the store's keys")
+	}
+	ready := func(ctx context.Context) error {
+		st := srv.CheckReady(ctx)
+		if slices.Contains(st.Failing, "api keys") {
+			return errors.New(st.Checks["api keys"])
+		}
+		return nil
 	}
 	if err := ready(t.Context()); err == nil {
 		t.Error("ready while the store does not answer")
 	}
-	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 503)
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", body), 503)
 	ks.down.Store(false)
 	clk.add(time.Second)
 	if err := ready(t.Context()); err != nil {
 		t.Errorf("not ready once the store answers: %v", err)
 	}
-	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 201)
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", body), 201)
 	// Open, and the store goes down again: the last answer stands.
 	ks.down.Store(true)
 	clk.add(time.Hour)
-	wantStatus(t, b.do(t, "POST", "/v1/submissions", body), 201)
-}
-
-func TestKeyCacheBounded(t *testing.T) {
-	t.Parallel()
-	clk := &clock{t: time.Now()}
-	s := newStoreKeys(sqliteKeys(t), time.Minute, clk.now, testLogger(t))
-	s.max = 10
-	for i := range 100 {
-		if _, ok, err := s.lookup(t.Context(), sha256.Sum256([]byte(strconv.Itoa(i)))); err != nil || ok {
-			t.Fatalf("lookup %d = %v, %v", i, ok, err)
-		}
-	}
-	if n := len(s.cache); n > 10 {
-		t.Fatalf("%d cache entries, max 10", n)
-	}
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", body), 201)
 }

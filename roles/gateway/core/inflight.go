@@ -1,4 +1,4 @@
-package gateway
+package core
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func (f *inflight) get(key string) *keyFlight {
 }
 
 // reserve books n slots for key under the cap max (0: no cap). On success
-// the caller must commit or release each slot.
+// the Caller must commit or release each slot.
 func (f *inflight) reserve(ctx context.Context, q queue.Queue, key string, n, max int) error {
 	if max <= 0 {
 		return nil
