@@ -34,6 +34,16 @@ func TestJudge0SubmitAndGet(t *testing.T) {
 	if src, _ := req.Files[0].Bytes(); string(src) != "print(input())" {
 		t.Fatalf("source %q", src)
 	}
+	// What Judge0 asks back is kept in the request's Compat, not in the
+	// client's metadata, which the native API shows.
+	if want := (job.Compat{API: "judge0", LanguageID: 71, Base64: true}); req.Compat != want || req.Metadata != nil {
+		t.Fatalf("compat %+v, metadata %v", req.Compat, req.Metadata)
+	}
+	var native map[string]any
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/v1/submissions/"+tok.Token, nil), 200), &native)
+	if _, ok := native["metadata"]; ok {
+		t.Fatalf("native API shows metadata %v", native["metadata"])
+	}
 
 	// In queue.
 	var got map[string]any

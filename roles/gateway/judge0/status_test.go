@@ -60,3 +60,22 @@ func TestSplitArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestLanguageIDOfOlderSubmissions: a submission stored before job.Compat
+// kept its Judge0 language id in metadata, and is still answered with it.
+func TestLanguageIDOfOlderSubmissions(t *testing.T) {
+	t.Parallel()
+	a := &API{}
+	for _, tc := range []struct {
+		req  job.Request
+		want int
+	}{
+		{job.Request{Compat: job.Compat{API: apiName, LanguageID: 71}}, 71},
+		{job.Request{Metadata: map[string]string{legacyMetaLanguageID: "70"}}, 70},
+	} {
+		out, err := a.toSubmission(job.Submission{ID: "x", Status: job.StatusQueued, Request: tc.req}, false)
+		if err != nil || out.LanguageID != tc.want {
+			t.Errorf("%+v: language_id %d (%v), want %d", tc.req, out.LanguageID, err, tc.want)
+		}
+	}
+}
