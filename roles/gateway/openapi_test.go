@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -152,5 +154,38 @@ func TestDocsPageIsSelfContained(t *testing.T) {
 	}
 	if strings.Contains(body, "://") || strings.Contains(body, "<script src") || strings.Contains(body, "<link") {
 		t.Error("docs page loads something from elsewhere")
+	}
+}
+
+// TestOpenAPIGolden: the served document equals testdata/openapi.json (but
+// for info.version), so a refactoring of the APIs cannot change what
+// clients are told without the change showing in review.
+// EXECBOX_UPDATE_OPENAPI=1 go test ./roles/gateway -run TestOpenAPIGolden
+// rewrites it.
+func TestOpenAPIGolden(t *testing.T) {
+	t.Parallel()
+	b := gatewaytest.Setup(t, nil)
+	var doc map[string]any
+	if err := json.Unmarshal(gatewaytest.WantStatus(t, b.Do(t, "GET", "/openapi.json", nil), 200), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["info"].(map[string]any)["version"] = ""
+	got, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	const golden = "testdata/openapi.json"
+	if os.Getenv("EXECBOX_UPDATE_OPENAPI") == "1" {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("/openapi.json differs from %s; if the change is intended, run\n  EXECBOX_UPDATE_OPENAPI=1 go test ./roles/gateway -run TestOpenAPIGolden", golden)
 	}
 }
