@@ -29,7 +29,7 @@ type Config struct {
 	// APIKeys is a comma-separated list of "id:sha256hex" pairs or raw keys
 	// (hashed at start; only hashes are kept). When the store keeps keys
 	// too (store.KeyStore), presented keys not in this list are looked up
-	// there. The gateway is open only while neither has any key (auth.go).
+	// there. The gateway is open only while neither has any key (core/auth.go).
 	APIKeys string
 	// APIKeyCacheTTL is how long answers of store key lookups are cached
 	// (found and not found): a revoked key stops working within it.

@@ -10,7 +10,7 @@
 //   - Every API route needs a key once any key exists, in --api-keys or in
 //     the store (Authorization: Bearer, X-Api-Key or X-Auth-Token);
 //     /openapi.json and /docs do not. Store keys are looked up by hash and
-//     cached for APIKeyCacheTTL (auth.go). A key sees only its own
+//     cached for APIKeyCacheTTL (core/auth.go). A key sees only its own
 //     submissions (another key's id answers 404).
 //   - The rate limit counts submissions, not reads: POST and DELETE charge
 //     one token per submission (a batch of n charges n), GETs and event
