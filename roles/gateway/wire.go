@@ -7,9 +7,9 @@ import (
 	"github.com/execbox/app/roles/gateway/piston"
 )
 
-// core is the part of the configuration the gateway core and the API
+// coreConfig is the part of the configuration the gateway core and the API
 // packages read.
-func (c Config) core() core.Config {
+func (c Config) coreConfig() core.Config {
 	return core.Config{
 		APIKeys:              c.APIKeys,
 		APIKeyCacheTTL:       c.APIKeyCacheTTL,
