@@ -21,8 +21,11 @@ import (
 )
 
 // Callbacks: a submission with a callback_url is watched until it is final,
-// then its result is sent to the URL (POST, or PUT for Judge0 clients, as
-// Judge0 does) with bounded retries and exponential backoff.
+// then its result is sent to the URL with bounded retries and exponential
+// backoff, rendered by the renderer its API registered (the native API
+// POSTs its submission; Judge0 PUTs Judge0's shape, as Judge0 does). The
+// renderer is chosen by the request's job.Compat.API, so a submission says
+// itself how its callback looks.
 //
 // The SSRF guard (CVE-2024-29021 was Judge0's): the URL's host is checked at
 // submit time, and, because DNS can answer differently a second later
