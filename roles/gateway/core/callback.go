@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/execbox/app/pkg/backoff"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/store"
@@ -256,7 +257,7 @@ func (cb *callbacks) deliver(ctx context.Context, it callbackItem) {
 		cb.outcome("abandoned")
 		return
 	}
-	backoff := cb.cfg.CallbackBackoff
+	retry := backoff.New(cb.cfg.CallbackBackoff, cb.cfg.CallbackMaxBackoff)
 	for attempt := 1; ; attempt++ {
 		err := cb.post(ctx, method, it.url, it.id, body)
 		if err == nil {
@@ -270,11 +271,11 @@ func (cb *callbacks) deliver(ctx context.Context, it callbackItem) {
 			cb.outcome("failed")
 			return
 		}
-		log.Debug("callback attempt failed, retrying", "attempt", attempt, "err", err, "backoff", backoff)
-		if !sleep(ctx, backoff) {
+		d := retry.Next()
+		log.Debug("callback attempt failed, retrying", "attempt", attempt, "err", err, "backoff", d)
+		if !backoff.Sleep(ctx, d) {
 			return
 		}
-		backoff = min(2*backoff, cb.cfg.CallbackMaxBackoff)
 	}
 }
 
@@ -282,7 +283,7 @@ func (cb *callbacks) deliver(ctx context.Context, it callbackItem) {
 // (queue restarted) is resumed, and a submission that left the queue is
 // read from storage.
 func (cb *callbacks) awaitFinal(ctx context.Context, id string) (job.Submission, error) {
-	backoff := cb.cfg.CallbackBackoff
+	retry := backoff.New(cb.cfg.CallbackBackoff, cb.cfg.CallbackMaxBackoff)
 	var lastErr error
 	for tries := 0; tries < 20; tries++ {
 		sub, err := queue.Wait(ctx, cb.q, id)
@@ -300,10 +301,9 @@ func (cb *callbacks) awaitFinal(ctx context.Context, id string) (job.Submission,
 			err = serr
 		}
 		lastErr = err
-		if !sleep(ctx, backoff) {
-			return job.Submission{}, ctx.Err()
+		if err := retry.Wait(ctx); err != nil {
+			return job.Submission{}, err
 		}
-		backoff = min(2*backoff, cb.cfg.CallbackMaxBackoff)
 	}
 	return job.Submission{}, lastErr
 }
@@ -340,15 +340,4 @@ func (cb *callbacks) post(ctx context.Context, method, url, id string, body []by
 		return fmt.Errorf("callback answered %s", resp.Status)
 	}
 	return &permanentError{fmt.Errorf("callback answered %s", resp.Status)}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
