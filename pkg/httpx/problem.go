@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// Problem is an RFC 9457 problem details body.
+// Problem is an RFC 9457 problem details body (application/problem+json).
+// The doc tags are field descriptions in the gateway's OpenAPI document.
 type Problem struct {
 	Type     string `json:"type,omitempty"`
 	Title    string `json:"title"`
@@ -20,9 +21,9 @@ type Problem struct {
 	Instance string `json:"instance,omitempty"`
 	// Code is a stable machine-readable error code ("queue_full",
 	// "lease_lost", ...) that internal clients map back to sentinel errors.
-	Code string `json:"code,omitempty"`
+	Code string `json:"code,omitempty" doc:"Stable machine-readable error code."`
 	// Errors names each invalid field.
-	Errors []FieldError `json:"errors,omitempty"`
+	Errors []FieldError `json:"errors,omitempty" doc:"One entry per invalid field."`
 	// RetryAfter, when set, is also sent as the Retry-After header (seconds).
 	RetryAfter time.Duration `json:"-"`
 	RequestID  string        `json:"request_id,omitempty"`

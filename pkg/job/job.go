@@ -25,17 +25,18 @@ type File struct {
 // it must print. Output comparison ignores trailing whitespace on each line and
 // trailing empty lines.
 type TestCase struct {
-	Stdin          string  `json:"stdin,omitempty"`
-	ExpectedOutput *string `json:"expected_output,omitempty"`
+	Stdin          string  `json:"stdin,omitempty" doc:"Standard input of this run."`
+	ExpectedOutput *string `json:"expected_output,omitempty" doc:"Expected stdout; trailing whitespace on each line and trailing empty lines are ignored."`
 }
 
-// Limits bound one run step. Zero means "use the language's default".
+// Limits bound one run step. Zero means "use the language's default". The
+// doc tags are the field descriptions of the gateway's OpenAPI document.
 type Limits struct {
-	CPUTimeMs   int64 `json:"cpu_time_ms,omitempty"`
-	WallTimeMs  int64 `json:"wall_time_ms,omitempty"`
-	MemoryKB    int64 `json:"memory_kb,omitempty"`
-	Processes   int64 `json:"processes,omitempty"`
-	OutputBytes int64 `json:"output_bytes,omitempty"`
+	CPUTimeMs   int64 `json:"cpu_time_ms,omitempty" doc:"CPU time limit in milliseconds."`
+	WallTimeMs  int64 `json:"wall_time_ms,omitempty" doc:"Wall-clock time limit in milliseconds."`
+	MemoryKB    int64 `json:"memory_kb,omitempty" doc:"Memory limit in KiB."`
+	Processes   int64 `json:"processes,omitempty" doc:"Maximum number of processes and threads."`
+	OutputBytes int64 `json:"output_bytes,omitempty" doc:"Maximum bytes captured per output stream."`
 }
 
 // Priority orders jobs in the queue.
@@ -76,6 +77,24 @@ type Request struct {
 	// Set by the gateway, never by the client.
 	APIKeyID       string `json:"api_key_id,omitempty"`
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Compat is set by the gateway for requests that came through a
+	// compatibility API; it travels and is stored with the request.
+	Compat Compat `json:"compat,omitzero"`
+}
+
+// Compat is what the gateway keeps with a request that came through a
+// compatibility API (Judge0, Piston), to answer for it later in that API's
+// shape. It is not client data: the native API does not show it.
+type Compat struct {
+	// API names the public API the request came through ("judge0",
+	// "piston"); empty for the native API.
+	API string `json:"api,omitempty"`
+	// LanguageID is the language id the client gave in its API's numbering
+	// (Judge0's language_id), answered back as given.
+	LanguageID int `json:"language_id,omitempty"`
+	// Base64 records that the client sent its texts base64-encoded
+	// (Judge0's base64_encoded); its callback is encoded the same way.
+	Base64 bool `json:"base64,omitempty"`
 }
 
 // Job is one unit of work handed to an executor.

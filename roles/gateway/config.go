@@ -12,6 +12,7 @@ import (
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue/queuehttp"
 	"github.com/execbox/app/pkg/store/storehttp"
+	"github.com/execbox/app/roles/gateway/core"
 )
 
 // Config configures the gateway role. Zero values take the defaults listed
@@ -28,7 +29,7 @@ type Config struct {
 	// APIKeys is a comma-separated list of "id:sha256hex" pairs or raw keys
 	// (hashed at start; only hashes are kept). When the store keeps keys
 	// too (store.KeyStore), presented keys not in this list are looked up
-	// there. The gateway is open only while neither has any key (auth.go).
+	// there. The gateway is open only while neither has any key (core/auth.go).
 	APIKeys string
 	// APIKeyCacheTTL is how long answers of store key lookups are cached
 	// (found and not found): a revoked key stops working within it.
@@ -221,7 +222,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--rate-limit-redis-url: %w", err))
 		}
 	}
-	if _, err := parseAPIKeys(c.APIKeys); err != nil {
+	if err := core.ValidateAPIKeys(c.APIKeys); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

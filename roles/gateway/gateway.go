@@ -1,11 +1,16 @@
 // Package gateway is the gateway role: the public HTTP API (native /v1,
 // Judge0 CE and Piston v2 compatible), auth, rate limits, callbacks and docs.
+// The role wires the parts: roles/gateway/core (submit, wait, lookup,
+// cancel, caller and keys, rate and in-flight limits, callbacks, errors) and
+// one package per public API (native, judge0, piston), each of which
+// depends only on the core; the role mounts their routes and serves the
+// OpenAPI document generated from them.
 //
 // Decisions worth knowing:
 //   - Every API route needs a key once any key exists, in --api-keys or in
 //     the store (Authorization: Bearer, X-Api-Key or X-Auth-Token);
 //     /openapi.json and /docs do not. Store keys are looked up by hash and
-//     cached for APIKeyCacheTTL (auth.go). A key sees only its own
+//     cached for APIKeyCacheTTL (core/auth.go). A key sees only its own
 //     submissions (another key's id answers 404).
 //   - The rate limit counts submissions, not reads: POST and DELETE charge
 //     one token per submission (a batch of n charges n), GETs and event
@@ -28,7 +33,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,7 +43,11 @@ import (
 	"github.com/execbox/app/pkg/redisq"
 	"github.com/execbox/app/pkg/role"
 	"github.com/execbox/app/pkg/store"
+	"github.com/execbox/app/roles/gateway/core"
 )
+
+// Limiter is a per-key token bucket (core.Limiter).
+type Limiter = core.Limiter
 
 // Deps are the gateway's collaborators. Nil fields are built from the
 // configuration: HTTP clients of the queue and storage roles, and the
@@ -52,29 +60,24 @@ type Deps struct {
 	Limiter Limiter
 	// Clock replaces time.Now (tests).
 	Clock func() time.Time
+	// CallbackOutcome, when set, is told each callback's outcome
+	// (delivered, failed, abandoned) (tests).
+	CallbackOutcome func(outcome string)
 }
 
 // Role is the gateway role.
 type Role struct {
-	cfg      Config
-	log      *slog.Logger
-	hc       *http.Client
-	queue    queue.Queue
-	store    store.Store
-	catalog  *catalog.Catalog
-	keys     *keyring
-	limiter  Limiter
-	inflight *inflight
-	cb       *callbacks
-	metrics  *metrics
-	now      func() time.Time
-	routes   []route
-	specOnce sync.Once
-	spec     []byte
+	cfg     Config
+	log     *slog.Logger
+	hc      *http.Client
+	queue   queue.Queue
+	store   store.Store
+	catalog *catalog.Catalog
+	limiter Limiter
+	svc     *core.Service
+	routes  []core.Route
 	// probes are readiness checks of remote dependencies.
 	probes map[string]httpx.Check
-	// storeKeys looks up keys kept in the store; nil when it keeps none.
-	storeKeys *storeKeys
 }
 
 // New builds the role.
@@ -83,20 +86,15 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	keys, _ := parseAPIKeys(cfg.APIKeys)
 	r := &Role{
-		cfg:      cfg,
-		log:      log,
-		hc:       &http.Client{Timeout: 5 * time.Second},
-		queue:    deps.Queue,
-		store:    deps.Store,
-		catalog:  deps.Catalog,
-		keys:     keys,
-		limiter:  deps.Limiter,
-		inflight: newInflight(),
-		metrics:  newMetrics(),
-		now:      time.Now,
-		probes:   map[string]httpx.Check{},
+		cfg:     cfg,
+		log:     log,
+		hc:      &http.Client{Timeout: 5 * time.Second},
+		queue:   deps.Queue,
+		store:   deps.Store,
+		catalog: deps.Catalog,
+		limiter: deps.Limiter,
+		probes:  map[string]httpx.Check{},
 	}
 	if r.catalog == nil {
 		c, err := catalog.LoadOrDefault(cfg.RuntimesFile)
@@ -114,27 +112,22 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 		if cfg.RateLimitRedisURL != "" {
 			opt, _ := redis.ParseURL(cfg.RateLimitRedisURL)
 			rdb := redis.NewClient(redisq.Lean(opt))
-			r.limiter = NewRedisLimiter(rdb, "execbox:ratelimit:", cfg.RateLimit, cfg.RateBurst)
+			r.limiter = core.NewRedisLimiter(rdb, "execbox:ratelimit:", cfg.RateLimit, cfg.RateBurst)
 			r.probes["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
 		} else {
-			r.limiter = NewMemoryLimiter(cfg.RateLimit, cfg.RateBurst, 10_000)
+			r.limiter = core.NewMemoryLimiter(cfg.RateLimit, cfg.RateBurst, 10_000, nil)
 		}
 	}
-	r.cb = newCallbacks(cfg, log, r.queue, r.store, r)
-	r.cb.outcome = func(o string) { r.metrics.callbacks.WithLabelValues(o).Inc() }
-	if deps.Clock != nil {
-		r.now = deps.Clock
+	svc, err := core.New(cfg.coreConfig(), log, core.Deps{Queue: r.queue, Store: r.store, Catalog: r.catalog,
+		Limiter: r.limiter, Clock: deps.Clock, CallbackOutcome: deps.CallbackOutcome})
+	if err != nil {
+		return nil, err
 	}
-	if ks, ok := r.store.(store.KeyStore); ok {
-		r.storeKeys = newStoreKeys(ks, cfg.APIKeyCacheTTL, func() time.Time { return r.now() }, log)
-		if keys.empty() {
-			// Not ready while it cannot tell whether a key is required.
-			r.probes["api keys"] = func(ctx context.Context) error {
-				_, err := r.storeKeys.open(ctx)
-				return err
-			}
-		}
+	r.svc = svc
+	for name, c := range svc.Probes() {
+		r.probes[name] = c
 	}
+	r.routes = r.routeTable()
 	return r, nil
 }
 
@@ -143,30 +136,40 @@ func (r *Role) Register(srv *httpx.Server) {
 	for name, c := range r.probes {
 		srv.AddCheck(name, c)
 	}
-	r.metrics.register(srv.Registry())
+	r.svc.RegisterMetrics(srv.Registry())
 }
 
 // Mount adds the public API routes to srv.
 func (r *Role) Mount(srv *httpx.Server) {
-	for _, rt := range r.routeTable() {
-		srv.Handle(rt.pattern(), rt.handler)
+	for _, rt := range r.routes {
+		srv.Handle(rt.Pattern(), r.handler(rt))
 	}
 }
 
 // Handler returns the public API alone (tests and embedding).
 func (r *Role) Handler() http.Handler {
 	mux := http.NewServeMux()
-	for _, rt := range r.routeTable() {
-		mux.Handle(rt.pattern(), rt.handler)
+	for _, rt := range r.routes {
+		mux.Handle(rt.Pattern(), r.handler(rt))
 	}
 	return mux
+}
+
+// Routes lists every public route: each API's, then the docs'.
+func (r *Role) Routes() []core.Route { return r.routes }
+
+// handler is rt's handler, behind the API key check unless rt is public.
+func (r *Role) handler(rt core.Route) http.Handler {
+	if rt.Public {
+		return rt.Handle
+	}
+	return r.svc.Authenticate(rt.Handle)
 }
 
 // Work logs the API key rule in force, then delivers callbacks until ctx
 // ends.
 func (r *Role) Work(ctx context.Context) error {
-	r.logAuthRule(ctx)
-	return r.cb.run(ctx)
+	return r.svc.Work(ctx)
 }
 
 // Run serves the public API until ctx ends.

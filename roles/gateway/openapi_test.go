@@ -1,18 +1,22 @@
-package gateway
+package gateway_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/roles/gateway/core"
+	"github.com/execbox/app/roles/gateway/internal/gatewaytest"
 )
 
 func TestOpenAPIListsEveryRoute(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := gatewaytest.Setup(t, nil)
 	var doc struct {
 		OpenAPI    string                                `json:"openapi"`
 		Paths      map[string]map[string]json.RawMessage `json:"paths"`
@@ -20,7 +24,7 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 			Schemas map[string]json.RawMessage `json:"schemas"`
 		} `json:"components"`
 	}
-	decodeBody(t, wantStatusResp(t, b.do(t, "GET", "/openapi.json", nil), 200), &doc)
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/openapi.json", nil), 200), &doc)
 	if doc.OpenAPI != "3.1.0" {
 		t.Fatalf("openapi %q", doc.OpenAPI)
 	}
@@ -31,13 +35,13 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		}
 	}
 	// Every registered route is documented...
-	for _, rt := range b.role.routeTable() {
-		if !ops[rt.pattern()] {
-			t.Errorf("route %s missing from /openapi.json", rt.pattern())
+	for _, rt := range b.Role.Routes() {
+		if !ops[rt.Pattern()] {
+			t.Errorf("route %s missing from /openapi.json", rt.Pattern())
 		}
 	}
-	if len(ops) != len(b.role.routeTable()) {
-		t.Errorf("%d operations documented, %d routes registered", len(ops), len(b.role.routeTable()))
+	if len(ops) != len(b.Role.Routes()) {
+		t.Errorf("%d operations documented, %d routes registered", len(ops), len(b.Role.Routes()))
 	}
 	// ...and the table holds every endpoint the API promises.
 	for _, want := range []string{
@@ -61,11 +65,11 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	}
 }
 
-// schemaOf returns the component schema of a named type.
-func schemaOf(t *testing.T, r *Role, name string) (props map[string]map[string]any, required []string) {
+// schemaOf returns the component schema of a named type from the served
+// document.
+func schemaOf(t *testing.T, b *gatewaytest.Bundle, name string) (props map[string]map[string]any, required []string) {
 	t.Helper()
-	doc := r.openAPI()
-	b, _ := json.Marshal(doc)
+	raw := gatewaytest.WantStatus(t, b.Do(t, "GET", "/openapi.json", nil), 200)
 	var d struct {
 		Components struct {
 			Schemas map[string]struct {
@@ -74,7 +78,7 @@ func schemaOf(t *testing.T, r *Role, name string) (props map[string]map[string]a
 			} `json:"schemas"`
 		} `json:"components"`
 	}
-	if err := json.Unmarshal(b, &d); err != nil {
+	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatal(err)
 	}
 	s, ok := d.Components.Schemas[name]
@@ -86,35 +90,33 @@ func schemaOf(t *testing.T, r *Role, name string) (props map[string]map[string]a
 
 func TestOpenAPIRequestSchemasMatchHandlerTypes(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
-	for _, rt := range b.role.routeTable() {
-		if rt.request == nil {
+	b := gatewaytest.Setup(t, nil)
+	for _, rt := range b.Role.Routes() {
+		if rt.Request == nil {
 			continue
 		}
-		typ := reflect.TypeOf(rt.request)
-		props, _ := schemaOf(t, b.role, schemaName(typ))
+		typ := reflect.TypeOf(rt.Request)
+		props, _ := schemaOf(t, b, core.SchemaName(typ))
 		var want, got []string
-		for _, f := range jsonFields(typ) {
-			want = append(want, f.name)
-		}
+		want = append(want, core.JSONNames(typ)...)
 		for p := range props {
 			got = append(got, p)
 		}
 		sort.Strings(want)
 		sort.Strings(got)
 		if strings.Join(want, ",") != strings.Join(got, ",") {
-			t.Errorf("%s: schema properties %v, type fields %v", rt.pattern(), got, want)
+			t.Errorf("%s: schema properties %v, type fields %v", rt.Pattern(), got, want)
 		}
 	}
-	props, required := schemaOf(t, b.role, "SubmissionRequest")
+	props, required := schemaOf(t, b, "SubmissionRequest")
 	if strings.Join(required, ",") != "language" {
 		t.Errorf("required = %v", required)
 	}
-	if props["limits"]["$ref"] != "#/components/schemas/LimitsInput" || props["files"]["type"] != "array" ||
+	if props["limits"]["$ref"] != "#/components/schemas/JobLimits" || props["files"]["type"] != "array" ||
 		props["metadata"]["additionalProperties"] == nil || props["priority"]["enum"] == nil {
 		t.Errorf("properties %v", props)
 	}
-	sub, _ := schemaOf(t, b.role, "Submission")
+	sub, _ := schemaOf(t, b, "Submission")
 	if sub["created_at"]["format"] != "date-time" {
 		t.Errorf("created_at %v", sub["created_at"])
 	}
@@ -128,9 +130,9 @@ func TestOpenAPIRequestSchemasMatchHandlerTypes(t *testing.T) {
 		if !ok {
 			v = map[string]any{} // $ref: an object
 		}
-		resp := b.do(t, "POST", "/v1/submissions", map[string]any{name: v})
+		resp := b.Do(t, "POST", "/v1/submissions", map[string]any{name: v})
 		var prob httpx.Problem
-		decodeBody(t, resp, &prob)
+		gatewaytest.DecodeBody(t, resp, &prob)
 		if prob.Title == "unknown field" || prob.Title == "invalid field type" {
 			t.Errorf("documented property %s refused: %+v", name, prob)
 		}
@@ -139,9 +141,9 @@ func TestOpenAPIRequestSchemasMatchHandlerTypes(t *testing.T) {
 
 func TestDocsPageIsSelfContained(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
-	resp := b.do(t, "GET", "/docs", nil)
-	body := string(wantStatus(t, resp, 200))
+	b := gatewaytest.Setup(t, nil)
+	resp := b.Do(t, "GET", "/docs", nil)
+	body := string(gatewaytest.WantStatus(t, resp, 200))
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
 	}
@@ -152,5 +154,38 @@ func TestDocsPageIsSelfContained(t *testing.T) {
 	}
 	if strings.Contains(body, "://") || strings.Contains(body, "<script src") || strings.Contains(body, "<link") {
 		t.Error("docs page loads something from elsewhere")
+	}
+}
+
+// TestOpenAPIGolden: the served document equals testdata/openapi.json (but
+// for info.version), so a refactoring of the APIs cannot change what
+// clients are told without the change showing in review.
+// EXECBOX_UPDATE_OPENAPI=1 go test ./roles/gateway -run TestOpenAPIGolden
+// rewrites it.
+func TestOpenAPIGolden(t *testing.T) {
+	t.Parallel()
+	b := gatewaytest.Setup(t, nil)
+	var doc map[string]any
+	if err := json.Unmarshal(gatewaytest.WantStatus(t, b.Do(t, "GET", "/openapi.json", nil), 200), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["info"].(map[string]any)["version"] = ""
+	got, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	const golden = "testdata/openapi.json"
+	if os.Getenv("EXECBOX_UPDATE_OPENAPI") == "1" {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("/openapi.json differs from %s; if the change is intended, run\n  EXECBOX_UPDATE_OPENAPI=1 go test ./roles/gateway -run TestOpenAPIGolden", golden)
 	}
 }

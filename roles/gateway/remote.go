@@ -1,13 +1,11 @@
 package gateway
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/execbox/app/pkg/httpx"
-	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue/queuehttp"
 	"github.com/execbox/app/pkg/store/storehttp"
 )
@@ -36,20 +34,4 @@ func (r *Role) remoteDeps() error {
 		r.probes["storage"] = httpx.HealthCheck(r.hc, r.cfg.StorageURL)
 	}
 	return nil
-}
-
-// renderCallback renders a final submission for its callback: the native
-// submission as a POST, or Judge0's shape (all fields) as a PUT, as Judge0
-// sends it.
-func (r *Role) renderCallback(s job.Submission, f callbackFormat) (string, []byte, error) {
-	if f.api == apiJudge0 {
-		v, err := r.judge0Fields(s, judge0Opts{base64: f.base64, fields: []string{"*"}})
-		if err != nil {
-			return "", nil, err
-		}
-		b, err := json.Marshal(v)
-		return http.MethodPut, b, err
-	}
-	b, err := json.Marshal(toSubmission(s))
-	return http.MethodPost, b, err
 }

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"bufio"
@@ -16,6 +16,10 @@ import (
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/testenv"
+	"github.com/execbox/app/roles/gateway"
+	"github.com/execbox/app/roles/gateway/internal/gatewaytest"
+	"github.com/execbox/app/roles/gateway/native"
+	"github.com/execbox/app/roles/gateway/piston"
 	queuerole "github.com/execbox/app/roles/queue"
 	storagerole "github.com/execbox/app/roles/storage"
 )
@@ -26,7 +30,7 @@ import (
 // the split roles are). Only the worker is a stand-in: it echoes stdin.
 
 type stack struct {
-	*bundle
+	*gatewaytest.Bundle
 	queue queue.Queue
 	// release lets the worker finish the jobs it holds ("hold" sources).
 	release chan struct{}
@@ -42,7 +46,7 @@ type stackOpts struct {
 
 func newStack(t *testing.T, o stackOpts) *stack {
 	t.Helper()
-	log := testLogger(t)
+	log := gatewaytest.Logger(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
@@ -68,8 +72,8 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	run(qr.Work)
 	run(sr.Work)
 
-	cfg := Config{InternalToken: token}
-	deps := Deps{Catalog: catalog.Default()}
+	cfg := gateway.Config{InternalToken: token}
+	deps := gateway.Deps{Catalog: catalog.Default()}
 	if o.viaHTTP {
 		qs := httptest.NewServer(qr.Handler())
 		ss := httptest.NewServer(sr.Handler())
@@ -79,14 +83,11 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	} else {
 		deps.Queue, deps.Store = qr.Queue(), sr.Store()
 	}
-	gw, err := New(cfg, log, deps)
+	gw, err := gateway.New(cfg, log, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(gw.Handler())
-	t.Cleanup(srv.Close)
-	run(gw.Work)
-	s := &stack{bundle: &bundle{role: gw, srv: srv}, queue: qr.Queue(), release: make(chan struct{})}
+	s := &stack{Bundle: gatewaytest.Serve(t, &gatewaytest.Bundle{}, gw), queue: qr.Queue(), release: make(chan struct{})}
 	if !o.noWorker {
 		run(s.work)
 	}
@@ -146,19 +147,19 @@ func TestStackSubmitWaitAndHistory(t *testing.T) {
 	t.Parallel()
 	forBothWirings(t, func(t *testing.T, o stackOpts) {
 		s := newStack(t, o)
-		var sub Submission
-		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/v1/submissions?wait=true",
+		var sub native.Submission
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "POST", "/v1/submissions?wait=true",
 			map[string]any{"language": "python", "source": "print(input())", "stdin": "echo me"}), 200), &sub)
 		if sub.Status != job.StatusAccepted || sub.Result == nil || sub.Result.Run.Stdout.Text != "echo me" {
 			t.Fatalf("wait: %+v", sub)
 		}
-		var got Submission
-		decodeBody(t, wantStatusResp(t, s.do(t, "GET", "/v1/submissions/"+sub.ID, nil), 200), &got)
+		var got native.Submission
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "GET", "/v1/submissions/"+sub.ID, nil), 200), &got)
 		if got.Status != job.StatusAccepted {
 			t.Fatalf("get: %+v", got)
 		}
 
-		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/v1/execute",
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "POST", "/v1/execute",
 			map[string]any{"language": "python", "source": "x", "stdin": "two"}), 200), &got)
 		if got.Result.Run.Stdout.Text != "two" {
 			t.Fatalf("execute: %+v", got)
@@ -168,8 +169,8 @@ func TestStackSubmitWaitAndHistory(t *testing.T) {
 		// the background: wait (bounded) until both are there.
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			var page SubmissionList
-			decodeBody(t, wantStatusResp(t, s.do(t, "GET", "/v1/submissions?language=python", nil), 200), &page)
+			var page native.SubmissionList
+			gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "GET", "/v1/submissions?language=python", nil), 200), &page)
 			if len(page.Items) == 2 {
 				if page.Items[0].ID != got.ID || page.Items[1].ID != sub.ID {
 					t.Fatalf("history not newest first: %+v", page.Items)
@@ -182,7 +183,7 @@ func TestStackSubmitWaitAndHistory(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		var p httpx.Problem
-		decodeBody(t, wantStatusResp(t, s.do(t, "GET", "/v1/submissions?cursor=garbage", nil), 400), &p)
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "GET", "/v1/submissions?cursor=garbage", nil), 400), &p)
 	})
 }
 
@@ -190,34 +191,34 @@ func TestStackEventsAndCancel(t *testing.T) {
 	t.Parallel()
 	forBothWirings(t, func(t *testing.T, o stackOpts) {
 		s := newStack(t, o)
-		var c SubmissionCreated
-		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "hold", "stdin": "x"}), 201), &c)
-		resp := s.do(t, "GET", "/v1/submissions/"+c.ID+"/events", nil)
+		var c native.SubmissionCreated
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "hold", "stdin": "x"}), 201), &c)
+		resp := s.Do(t, "GET", "/v1/submissions/"+c.ID+"/events", nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("events status %d", resp.StatusCode)
 		}
 		rd := bufio.NewReader(resp.Body)
 		var seen []string
 		for {
-			ev := readEvent(t, rd)
-			var sub Submission
-			_ = json.Unmarshal([]byte(ev.data), &sub)
-			seen = append(seen, ev.name+":"+string(sub.Status))
+			ev := gatewaytest.ReadEvent(t, rd)
+			var sub native.Submission
+			_ = json.Unmarshal([]byte(ev.Data), &sub)
+			seen = append(seen, ev.Name+":"+string(sub.Status))
 			if sub.Status == job.StatusRunning {
 				break
 			}
-			if ev.name != "status" || sub.Status != job.StatusQueued {
+			if ev.Name != "status" || sub.Status != job.StatusQueued {
 				t.Fatalf("events %v", seen)
 			}
 		}
 		s.release <- struct{}{}
-		ev := readEvent(t, rd)
-		if ev.name != "result" || !strings.Contains(ev.data, `"accepted"`) {
+		ev := gatewaytest.ReadEvent(t, rd)
+		if ev.Name != "result" || !strings.Contains(ev.Data, `"accepted"`) {
 			t.Fatalf("events %v then %+v", seen, ev)
 		}
 
 		// Cancel a running submission.
-		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "hold"}), 201), &c)
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "hold"}), 201), &c)
 		ch, err := s.queue.Watch(t.Context(), c.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -227,12 +228,12 @@ func TestStackEventsAndCancel(t *testing.T) {
 				break
 			}
 		}
-		var sub Submission
-		decodeBody(t, wantStatusResp(t, s.do(t, "DELETE", "/v1/submissions/"+c.ID, nil), 200), &sub)
+		var sub native.Submission
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "DELETE", "/v1/submissions/"+c.ID, nil), 200), &sub)
 		if sub.Status != job.StatusCanceled {
 			t.Fatalf("cancel: %+v", sub)
 		}
-		wantStatus(t, s.do(t, "DELETE", "/v1/submissions/"+c.ID, nil), 409)
+		gatewaytest.WantStatus(t, s.Do(t, "DELETE", "/v1/submissions/"+c.ID, nil), 409)
 	})
 }
 
@@ -241,13 +242,13 @@ func TestStackCompatibilityAPIs(t *testing.T) {
 	forBothWirings(t, func(t *testing.T, o stackOpts) {
 		s := newStack(t, o)
 		var got map[string]any
-		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/submissions?wait=true&base64_encoded=true",
-			map[string]any{"source_code": b64("print(input())"), "language_id": 71, "stdin": b64("judge")}), 201), &got)
-		if got["stdout"] != b64("judge") || got["status"].(map[string]any)["id"].(float64) != 3 {
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "POST", "/submissions?wait=true&base64_encoded=true",
+			map[string]any{"source_code": gatewaytest.B64("print(input())"), "language_id": 71, "stdin": gatewaytest.B64("judge")}), 201), &got)
+		if got["stdout"] != gatewaytest.B64("judge") || got["status"].(map[string]any)["id"].(float64) != 3 {
 			t.Fatalf("judge0: %v", got)
 		}
-		var out PistonResponse
-		decodeBody(t, wantStatusResp(t, s.do(t, "POST", "/api/v2/execute", map[string]any{"language": "python", "version": "*",
+		var out piston.Response
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "POST", "/api/v2/execute", map[string]any{"language": "python", "version": "*",
 			"files": []map[string]string{{"content": "print(input())"}}, "stdin": "piston"}), 200), &out)
 		if out.Run.Stdout != "piston" || out.Run.Code == nil || *out.Run.Code != 0 {
 			t.Fatalf("piston: %+v", out)
@@ -261,11 +262,11 @@ func TestStackQueueFullIs503(t *testing.T) {
 		o.noWorker, o.queueMax = true, 1
 		s := newStack(t, o)
 		body := map[string]any{"language": "python", "source": "1"}
-		wantStatus(t, s.do(t, "POST", "/v1/submissions", body), 201)
-		resp := s.do(t, "POST", "/v1/submissions", body)
-		wantStatus(t, resp, http.StatusServiceUnavailable)
+		gatewaytest.WantStatus(t, s.Do(t, "POST", "/v1/submissions", body), 201)
+		resp := s.Do(t, "POST", "/v1/submissions", body)
+		gatewaytest.WantStatus(t, resp, http.StatusServiceUnavailable)
 		var p httpx.Problem
-		decodeBody(t, resp, &p)
+		gatewaytest.DecodeBody(t, resp, &p)
 		if p.Code != "queue_full" || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("problem %+v", p)
 		}

@@ -82,13 +82,15 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// Req returns a small valid request with priority p, tagged n in its metadata.
+// Req returns a small valid request with priority p, tagged n in its
+// metadata, with the compatibility section a Judge0 request carries.
 func Req(p job.Priority, n int) job.Request {
 	return job.Request{
 		Language: "bash",
 		Files:    []job.File{{Name: "main.sh", Content: fmt.Sprintf("echo %d", n)}},
 		Priority: p,
 		Metadata: map[string]string{"n": fmt.Sprint(n)},
+		Compat:   job.Compat{API: "judge0", LanguageID: 46, Base64: true},
 	}
 }
 
@@ -142,7 +144,7 @@ func testEnqueueGet(t *testing.T, newQ Factory) {
 		t.Fatalf("Get: %v", err)
 	}
 	if got.ID != s.ID || got.Status != job.StatusQueued || got.Request.Metadata["n"] != "1" ||
-		got.Request.Files[0].Content != "echo 1" || !got.CreatedAt.Equal(s.CreatedAt) {
+		got.Request.Files[0].Content != "echo 1" || got.Request.Compat != Req("", 1).Compat || !got.CreatedAt.Equal(s.CreatedAt) {
 		t.Fatalf("Get = %+v, want %+v", got, s)
 	}
 	if _, err := q.Get(ctx, job.NewID(time.Now())); !errors.Is(err, queue.ErrNotFound) {
@@ -168,7 +170,8 @@ func testFIFO(t *testing.T, newQ Factory) {
 		if l.Job.ID != want {
 			t.Fatalf("lease %d got %s, want %s (FIFO)", i, l.Job.ID, want)
 		}
-		if l.Job.Attempt != 1 || l.Token == "" || l.Job.Request.Metadata["n"] != fmt.Sprint(i) {
+		if l.Job.Attempt != 1 || l.Token == "" || l.Job.Request.Metadata["n"] != fmt.Sprint(i) ||
+			l.Job.Request.Compat != Req("", i).Compat {
 			t.Fatalf("lease %d = %+v, want attempt 1, a token and the request", i, l)
 		}
 		if !l.ExpiresAt.After(time.Now().Add(-time.Second)) {

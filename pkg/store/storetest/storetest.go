@@ -72,6 +72,7 @@ func Sub(finished time.Time, status job.Status, lang, apiKey string, wallMs floa
 			Limits:   job.Limits{CPUTimeMs: 1000, WallTimeMs: 2000, MemoryKB: 65536},
 			Metadata: map[string]string{"course": "cs101"},
 			APIKeyID: apiKey, IdempotencyKey: "idem-" + id,
+			Compat: job.Compat{API: "judge0", LanguageID: 71, Base64: true},
 		},
 		Result: &job.Result{
 			Status:  status,

@@ -1,0 +1,173 @@
+// Package core is what the gateway's public APIs share: submitting
+// (validation against the maximums, in-flight caps, callbacks), waiting,
+// looking up, canceling and listing submissions, the Caller and its API key,
+// rate limits, the mapping of errors to problems, request decoding, and the
+// route type from which the OpenAPI document is generated.
+//
+// Each public API (roles/gateway/native, judge0, piston) is a package that
+// depends on this one and on the wire types in pkg/, never on another API
+// or on the gateway role: it converts its own request shape into an Input,
+// hands it to the Service, and renders job.Submission in its own shape. The
+// gateway role builds the Service and the APIs and mounts their routes.
+package core
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/execbox/app/pkg/catalog"
+	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/queue"
+	"github.com/execbox/app/pkg/store"
+)
+
+// APINative is the name of the native API: the default of
+// job.Compat.API, the metrics label and the callback renderer of requests
+// that carry no compatibility API.
+const APINative = "native"
+
+// Config is what the core needs of the gateway's configuration. The role
+// passes its validated configuration with every default applied; the core
+// applies none of its own.
+type Config struct {
+	// APIKeys is the --api-keys list (see ValidateAPIKeys).
+	APIKeys        string
+	APIKeyCacheTTL time.Duration
+	// RateLimit is the sustained rate, named in the answer of a refusal.
+	RateLimit   float64
+	MaxInFlight int
+
+	MaxWait          time.Duration
+	MaxBodyBytes     int64
+	MaxFiles         int
+	MaxSourceBytes   int64
+	MaxStdinBytes    int64
+	MaxArgs          int
+	MaxTests         int
+	MaxBatch         int
+	MaxMetadataBytes int
+	MaxLimits        job.Limits
+
+	CallbackAllowPrivate bool
+	CallbackAttempts     int
+	CallbackBackoff      time.Duration
+	CallbackMaxBackoff   time.Duration
+	CallbackTimeout      time.Duration
+	MaxPendingCallbacks  int
+
+	Heartbeat time.Duration
+}
+
+// Deps are the core's collaborators; Queue, Store and Catalog are required.
+type Deps struct {
+	Queue   queue.Queue
+	Store   store.Store
+	Catalog *catalog.Catalog
+	// Limiter is the rate limiter; nil disables rate limiting.
+	Limiter Limiter
+	// Clock replaces time.Now (tests).
+	Clock func() time.Time
+	// CallbackOutcome, when set, is told each callback's outcome
+	// (delivered, failed, abandoned) beside the metric (tests).
+	CallbackOutcome func(outcome string)
+}
+
+// API is how a public API names itself to the core: its name labels
+// metrics, and WriteProblem renders problems in its shape (nil: RFC 9457
+// problem+json).
+type API struct {
+	Name         string
+	WriteProblem func(w http.ResponseWriter, req *http.Request, p httpx.Problem)
+}
+
+// Service is the gateway core. Its methods are safe for concurrent use; the
+// renderers are registered before Work starts.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	queue    queue.Queue
+	store    store.Store
+	catalog  *catalog.Catalog
+	keys     *keyring
+	limiter  Limiter
+	inflight *inflight
+	cb       *callbacks
+	metrics  *metrics
+	now      func() time.Time
+	probes   map[string]httpx.Check
+	// storeKeys looks up keys kept in the store; nil when it keeps none.
+	storeKeys *storeKeys
+}
+
+// New builds the core over validated configuration.
+func New(cfg Config, log *slog.Logger, deps Deps) (*Service, error) {
+	if deps.Queue == nil || deps.Store == nil || deps.Catalog == nil {
+		return nil, fmt.Errorf("gateway core: queue, store and catalog are required")
+	}
+	keys, err := parseAPIKeys(cfg.APIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("gateway core: %w", err)
+	}
+	s := &Service{
+		cfg:      cfg,
+		log:      log,
+		queue:    deps.Queue,
+		store:    deps.Store,
+		catalog:  deps.Catalog,
+		keys:     keys,
+		limiter:  deps.Limiter,
+		inflight: newInflight(),
+		metrics:  newMetrics(),
+		now:      time.Now,
+		probes:   map[string]httpx.Check{},
+	}
+	if deps.Clock != nil {
+		s.now = deps.Clock
+	}
+	s.cb = newCallbacks(cfg, log, s.queue, s.store)
+	s.cb.outcome = func(o string) {
+		s.metrics.callbacks.WithLabelValues(o).Inc()
+		if deps.CallbackOutcome != nil {
+			deps.CallbackOutcome(o)
+		}
+	}
+	if ks, ok := s.store.(store.KeyStore); ok {
+		s.storeKeys = newStoreKeys(ks, cfg.APIKeyCacheTTL, func() time.Time { return s.now() }, log)
+		if keys.empty() {
+			// Not ready while it cannot tell whether a key is required.
+			s.probes["api keys"] = func(ctx context.Context) error {
+				_, err := s.storeKeys.open(ctx)
+				return err
+			}
+		}
+	}
+	return s, nil
+}
+
+// Config returns the configuration (API packages read their maximums).
+func (s *Service) Config() Config { return s.cfg }
+
+// Catalog returns the language catalog.
+func (s *Service) Catalog() *catalog.Catalog { return s.catalog }
+
+// Probes returns the core's readiness checks by name.
+func (s *Service) Probes() map[string]httpx.Check { return s.probes }
+
+// RegisterMetrics adds the gateway's metrics to reg.
+func (s *Service) RegisterMetrics(reg prometheus.Registerer) { s.metrics.register(reg) }
+
+// Reject counts a refused request under reason (execbox_gateway_rejected_total).
+func (s *Service) Reject(reason string) { s.metrics.rejected.WithLabelValues(reason).Inc() }
+
+// Work logs the API key rule in force, then delivers callbacks until ctx
+// ends.
+func (s *Service) Work(ctx context.Context) error {
+	s.logAuthRule(ctx)
+	return s.cb.run(ctx)
+}

@@ -1,0 +1,29 @@
+package judge0_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/roles/gateway/internal/gatewaytest"
+	"github.com/execbox/app/roles/gateway/judge0"
+)
+
+func TestCallbackIsPutInJudge0Shape(t *testing.T) {
+	t.Parallel()
+	b, outcomes := gatewaytest.SetupCallbacks(t, 2)
+	h := gatewaytest.NewHook(t, 0, 0)
+	var tok judge0.Token
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "POST", "/submissions?base64_encoded=true", map[string]any{
+		"source_code": gatewaytest.B64("print(1)"), "language_id": 71, "callback_url": h.Srv.URL}), 201), &tok)
+	b.Q.Finish(tok.Token, job.StatusAccepted, "1\n")
+	got := gatewaytest.WaitFor(t, h.Got)
+	gatewaytest.WaitFor(t, outcomes)
+	var body map[string]any
+	_ = json.Unmarshal(got.Body, &body)
+	if got.Method != http.MethodPut || body["token"] != tok.Token || body["stdout"] != base64.StdEncoding.EncodeToString([]byte("1\n")) {
+		t.Fatalf("%s %s", got.Method, got.Body)
+	}
+}

@@ -1,0 +1,22 @@
+package piston
+
+import (
+	"testing"
+
+	"github.com/execbox/app/pkg/job"
+)
+
+func TestStages(t *testing.T) {
+	t.Parallel()
+	// A compile error reports the compile stage.
+	out := toResponse(job.Submission{Status: job.StatusCompilationError, Result: &job.Result{Status: job.StatusCompilationError,
+		Compile: &job.Step{Verdict: job.StatusCompilationError, Stderr: job.NewOutput([]byte("error: x"), false), ExitCode: 1}}}, "c", "12")
+	if out.Compile == nil || out.Compile.Stderr != "error: x" || *out.Compile.Status != "RE" || out.Run.Status == nil {
+		t.Fatalf("compile error %+v", out)
+	}
+	out = toResponse(job.Submission{Status: job.StatusTimeLimit, Result: &job.Result{Status: job.StatusTimeLimit,
+		Run: &job.Step{Verdict: job.StatusTimeLimit, Signal: "SIGKILL"}}}, "c", "12")
+	if *out.Run.Status != "TO" || *out.Run.Signal != "SIGKILL" || out.Run.Code != nil {
+		t.Fatalf("timeout %+v", out.Run)
+	}
+}
