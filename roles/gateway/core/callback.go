@@ -59,6 +59,10 @@ var blockedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("2001:db8::/32"),   // documentation
 	netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated)
 	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated; ::127.0.0.1 is loopback on some stacks)
+	netip.MustParsePrefix("100::/64"),        // discard-only
+	netip.MustParsePrefix("2001::/32"),       // Teredo (tunnels to an embedded IPv4 address)
+	netip.MustParsePrefix("2002::/16"),       // 6to4 (embeds an IPv4 address, private ones too)
 }
 
 // checkIP reports why ip may not be called back, or nil.

@@ -53,6 +53,10 @@ func TestGuard(t *testing.T) {
 		"192.168.0.1": false, "169.254.169.254": false, "fe80::1": false, "fc00::1": false, "0.0.0.0": false,
 		"::": false, "224.0.0.1": false, "ff02::1": false, "100.64.0.1": false, "255.255.255.255": false,
 		"::ffff:127.0.0.1": false, "64:ff9b::a00:1": false,
+		// IPv4-compatible, 6to4 and Teredo addresses embed an IPv4 address.
+		"::127.0.0.1": false, "::a00:1": false, "::5db8:d822": false,
+		"2002:a00:1::1": false, "2002:7f00:1::": false, "2001:0:4136:e378:8000:63bf:3fff:fdd2": false,
+		"100::1": false,
 	} {
 		if err := g.checkIP(netip.MustParseAddr(ip)); (err == nil) != ok {
 			t.Errorf("checkIP(%s) = %v, want allowed=%v", ip, err, ok)
