@@ -415,3 +415,36 @@ func TestComposeImagesArePinned(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeShipsNoSecrets: compose refuses to start without the internal
+// token and the PostgreSQL password (${VAR:?message}), and no password is
+// written into the file (Judge0's CVE-2024-29021 came from shipped default
+// passwords).
+func TestComposeShipsNoSecrets(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := loadCompose(t)
+	required := regexp.MustCompile(`^\$\{[A-Z_]+:\?[^}]+\}$`)
+	for name := range roles {
+		env := env(t, c.Services[name].Environment)
+		if v := env["EXECBOX_INTERNAL_TOKEN"]; !required.MatchString(v) {
+			t.Errorf("%s: EXECBOX_INTERNAL_TOKEN is %q, want a required variable ${EXECBOX_INTERNAL_TOKEN:?...}", name, v)
+		}
+	}
+	if v := env(t, c.Services["postgres"].Environment)["POSTGRES_PASSWORD"]; !required.MatchString(v) {
+		t.Errorf("postgres: POSTGRES_PASSWORD is %q, want a required variable", v)
+	}
+	for _, m := range regexp.MustCompile(`(?:postgres|postgresql|redis)://[^\s"']+`).FindAllString(string(data), -1) {
+		u, err := url.Parse(m)
+		if err != nil {
+			t.Errorf("URL %q: %v", m, err)
+			continue
+		}
+		if _, has := u.User.Password(); has {
+			t.Errorf("URL %q carries a password; pass it in a variable (PGPASSWORD)", m)
+		}
+	}
+}
