@@ -31,7 +31,7 @@ here under the same name.`,
 	cfg.RegisterFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		return g.serve(cmd, fs, "all", func(log *slog.Logger) (lifecycle.Service, error) {
-			cfg.Addr = l.addr()
+			cfg.Addr, cfg.HTTP = l.addr(), l.http
 			return all.New(cfg, log)
 		})
 	}

@@ -17,9 +17,12 @@ import (
 // address, the other roles' URLs and the internal token. app all has one
 // listen address of its own and none of the others.
 var processFlags = map[string]bool{
-	"host": true, "port": true, "internal-token": true, "insecure-no-token": true,
+	"host": true, "port": true, "http-body-timeout": true, "http-idle-timeout": true, "http-max-connections": true, "internal-token": true, "insecure-no-token": true,
 	"queue-url": true, "storage-url": true, "executor-urls": true,
 }
+
+// serveFlags are the process flags every serving command has, app all too.
+var serveFlags = map[string]bool{"host": true, "port": true, "http-body-timeout": true, "http-idle-timeout": true, "http-max-connections": true}
 
 // TestAllHasEveryTunable checks that app all exposes every tunable of every
 // split role under the same name, with the same default and help text (and
@@ -45,7 +48,7 @@ func TestAllHasEveryTunable(t *testing.T) {
 			a := allFlags.Lookup(f.Name)
 			switch {
 			case processFlags[f.Name]:
-				if a != nil && f.Name != "host" && f.Name != "port" {
+				if a != nil && !serveFlags[f.Name] {
 					t.Errorf("app all has --%s, a flag of the %s process only", f.Name, name)
 				}
 			case a == nil:

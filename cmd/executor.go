@@ -31,7 +31,7 @@ The internal API lives under /executor/v1 (run, cancel/{id}, capacity, languages
 	cfg.RegisterProcessFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		return g.serve(cmd, fs, "executor", func(log *slog.Logger) (lifecycle.Service, error) {
-			cfg.Addr = l.addr()
+			cfg.Addr, cfg.HTTP = l.addr(), l.http
 			return executor.New(cfg, log)
 		})
 	}

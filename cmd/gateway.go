@@ -28,7 +28,7 @@ compatible), API keys, rate limits, callbacks, /openapi.json and /docs.`,
 	cfg.RegisterProcessFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		return g.serve(cmd, fs, "gateway", func(log *slog.Logger) (lifecycle.Service, error) {
-			cfg.Addr = l.addr()
+			cfg.Addr, cfg.HTTP = l.addr(), l.http
 			return gateway.New(cfg, log, gateway.Deps{})
 		})
 	}

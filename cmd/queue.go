@@ -41,7 +41,7 @@ Redis with maxmemory-policy noeviction.`,
 			if cfg.RedisURL == "" {
 				return nil, errors.New("queue: REDIS_URL (--redis-url) is required; the in-process queue is for app all")
 			}
-			cfg.Addr = l.addr()
+			cfg.Addr, cfg.HTTP = l.addr(), l.http
 			return queue.New(cfg, log, queue.Deps{})
 		})
 	}

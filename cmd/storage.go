@@ -37,7 +37,7 @@ Schema migrations are applied at start under a PostgreSQL advisory lock;
 			if cfg.RedisURL == "" && cfg.DatabaseURL != "" {
 				return nil, fmt.Errorf("storage: REDIS_URL (--redis-url) is required")
 			}
-			cfg.Addr = l.addr()
+			cfg.Addr, cfg.HTTP = l.addr(), l.http
 			return storage.New(cfg, log, storage.Deps{})
 		})
 	}

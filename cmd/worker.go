@@ -30,7 +30,7 @@ in-flight jobs finish within --grace, and hands the rest back to the queue.`,
 	cfg.RegisterProcessFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		return g.serve(cmd, fs, "worker", func(log *slog.Logger) (lifecycle.Service, error) {
-			cfg.Addr = l.addr()
+			cfg.Addr, cfg.HTTP = l.addr(), l.http
 			return worker.New(cfg, log, worker.Deps{})
 		})
 	}

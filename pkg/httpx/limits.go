@@ -9,17 +9,59 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/execbox/app/pkg/flagenv"
 )
 
-// Defaults of the connection limits (Config.BodyTimeout, IdleTimeout,
-// MaxConns). A slow client holds a connection (about 20 KB of memory) for
-// as long as the server lets it: 100 connections trickling a body byte every
-// 5 s used to stay open indefinitely.
+// Defaults of the connection limits (Limits). A slow client holds a
+// connection (about 20 KB of memory) for as long as the server lets it: 100
+// connections trickling a body byte every 5 s used to stay open
+// indefinitely.
 const (
 	DefaultBodyTimeout = 30 * time.Second
 	DefaultIdleTimeout = 60 * time.Second
 	DefaultMaxConns    = 512
 )
+
+// Limits bound what clients can hold of a server.
+type Limits struct {
+	// BodyTimeout bounds the time a request body may take to arrive;
+	// responses may take as long as they need.
+	BodyTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle that long.
+	IdleTimeout time.Duration
+	// MaxConns caps the open connections; an excess one is answered 503 and
+	// closed.
+	MaxConns int
+}
+
+// DefaultLimits returns the defaults every zero field of Limits takes.
+func DefaultLimits() Limits {
+	return Limits{BodyTimeout: DefaultBodyTimeout, IdleTimeout: DefaultIdleTimeout, MaxConns: DefaultMaxConns}
+}
+
+// RegisterFlags binds the limits (every serving command has them).
+func (l *Limits) RegisterFlags(fs *flagenv.Set) {
+	d := DefaultLimits()
+	fs.Duration(&l.BodyTimeout, "http-body-timeout", "EXECBOX_HTTP_BODY_TIMEOUT", d.BodyTimeout, "longest time a request body may take to arrive (answered 408 after it)")
+	fs.Duration(&l.IdleTimeout, "http-idle-timeout", "EXECBOX_HTTP_IDLE_TIMEOUT", d.IdleTimeout, "close keep-alive connections idle this long")
+	fs.Int(&l.MaxConns, "http-max-connections", "EXECBOX_HTTP_MAX_CONNECTIONS", d.MaxConns, "most open connections; an excess one is answered 503 and closed")
+}
+
+// withDefaults fills zero fields from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.BodyTimeout <= 0 {
+		l.BodyTimeout = d.BodyTimeout
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = d.IdleTimeout
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = d.MaxConns
+	}
+	return l
+}
 
 // bodyDeadline bounds the time a request's body may take to arrive: a read
 // deadline from the start of the request, cleared once the body has been

@@ -31,7 +31,7 @@ func startServer(t *testing.T, s *Server) string {
 // runs out, while a long response that only writes keeps its connection.
 func TestTrickledBodyIsCutOff(t *testing.T) {
 	t.Parallel()
-	s := NewServer(Config{Addr: "127.0.0.1:0", BodyTimeout: 300 * time.Millisecond}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := NewServer(Config{Addr: "127.0.0.1:0", Limits: Limits{BodyTimeout: 300 * time.Millisecond}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.HandleFunc("POST /v1/things", func(w http.ResponseWriter, r *http.Request) {
 		var v map[string]any
 		if err := DecodeJSON(w, r, &v, 1<<20); err != nil {
@@ -98,7 +98,7 @@ func TestTrickledBodyIsCutOff(t *testing.T) {
 // 503 and closed; once one closes, a new connection is served again.
 func TestConnectionCap(t *testing.T) {
 	t.Parallel()
-	s := NewServer(Config{Addr: "127.0.0.1:0", MaxConns: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := NewServer(Config{Addr: "127.0.0.1:0", Limits: Limits{MaxConns: 2}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	addr := startServer(t, s)
 	var held []net.Conn
 	for range 2 {

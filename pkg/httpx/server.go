@@ -32,16 +32,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// CheckTimeout bounds each readiness check.
 	CheckTimeout time.Duration
-	// BodyTimeout bounds the time a request body may take to arrive
-	// (default DefaultBodyTimeout); responses may take as long as they
-	// need.
-	BodyTimeout time.Duration
-	// IdleTimeout closes keep-alive connections idle that long (default
-	// DefaultIdleTimeout).
-	IdleTimeout time.Duration
-	// MaxConns caps the open connections; an excess one is answered 503 and
-	// closed (default DefaultMaxConns).
-	MaxConns int
+	// Limits bound what clients can hold (zero fields: DefaultLimits).
+	Limits
 }
 
 // Server is an HTTP server with the operational endpoints built in.
@@ -71,15 +63,7 @@ func NewServer(cfg Config, log *slog.Logger) *Server {
 	if cfg.CheckTimeout <= 0 {
 		cfg.CheckTimeout = 2 * time.Second
 	}
-	if cfg.BodyTimeout <= 0 {
-		cfg.BodyTimeout = DefaultBodyTimeout
-	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
-	}
-	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = DefaultMaxConns
-	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{

@@ -46,6 +46,9 @@ const DefaultSettle = 3 * time.Second
 type Config struct {
 	// Addr is the HTTP listen address.
 	Addr string
+	// HTTP bounds what clients can hold of the server (zero fields: httpx's
+	// defaults).
+	HTTP httpx.Limits
 	// ShutdownTimeout bounds the drain of in-flight HTTP requests (0:
 	// httpx's default).
 	ShutdownTimeout time.Duration
@@ -65,7 +68,7 @@ func Serve(ctx context.Context, log *slog.Logger, cfg Config, roles ...Named) er
 			return err
 		}
 	}
-	srv := httpx.NewServer(httpx.Config{Addr: cfg.Addr, ShutdownTimeout: cfg.ShutdownTimeout}, log)
+	srv := httpx.NewServer(httpx.Config{Addr: cfg.Addr, ShutdownTimeout: cfg.ShutdownTimeout, Limits: cfg.HTTP}, log)
 	services := make([]lifecycle.Named, 0, len(roles)+1)
 	for _, r := range roles {
 		r.Role.Register(srv)

@@ -1,10 +1,12 @@
 package role
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -120,5 +122,45 @@ func TestServeStopsAllWhenOneFails(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("a was not stopped after b failed: %v", ev.all())
+	}
+}
+
+// TestServeAppliesHTTPLimits: the limits a role is configured with (the
+// --http-* flags) reach its server: with one connection allowed, a second
+// is answered 503 while the first is open.
+func TestServeAppliesHTTPLimits(t *testing.T) {
+	t.Parallel()
+	srvs := make(chan *httpx.Server, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, discard, Config{Addr: "127.0.0.1:0", Settle: -1, HTTP: httpx.Limits{MaxConns: 1}},
+			Named{Name: "a", Role: &recorder{name: "a", log: &events{}, srv: srvs}})
+	}()
+	addr, err := (<-srvs).Addr(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	_, _ = io.WriteString(held, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(held), nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("first connection: %v %v", resp, err)
+	}
+	resp, err := http.Get("http://" + addr + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("second connection: %s, want 503 (MaxConns 1)", resp.Status)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/executor"
 	"github.com/execbox/app/pkg/flagenv"
+	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/role"
 	execrole "github.com/execbox/app/roles/executor"
 	"github.com/execbox/app/roles/gateway"
@@ -25,7 +26,9 @@ import (
 // Config configures app all: one listen address and each role's settings.
 // The roles' own Addr and URL fields are ignored: everything is in-process.
 type Config struct {
-	Addr     string
+	Addr string
+	// HTTP bounds what clients can hold of the role's HTTP server.
+	HTTP     httpx.Limits
 	Gateway  gateway.Config
 	Queue    queuerole.Config
 	Worker   worker.Config
@@ -162,5 +165,5 @@ func (r *Role) roles() []role.Named {
 // executor, queue and storage (which closes the store). If one fails, all
 // stop.
 func (r *Role) Run(ctx context.Context) error {
-	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr, ShutdownTimeout: r.cfg.ShutdownTimeout}, r.roles()...)
+	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr, HTTP: r.cfg.HTTP, ShutdownTimeout: r.cfg.ShutdownTimeout}, r.roles()...)
 }

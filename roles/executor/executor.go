@@ -31,6 +31,8 @@ import (
 // Config configures the executor role.
 type Config struct {
 	Addr string
+	// HTTP bounds what clients can hold of the role's HTTP server.
+	HTTP httpx.Limits
 	// DockerHost overrides DOCKER_HOST when set.
 	DockerHost string
 	// InternalToken guards /executor/v1 (bearer token); empty leaves it open, which
@@ -145,7 +147,7 @@ func (r *Role) Work(ctx context.Context) error {
 
 // Run serves the internal API and runs the background loops until ctx ends.
 func (r *Role) Run(ctx context.Context) error {
-	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr,
+	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr, HTTP: r.cfg.HTTP,
 		Internal: &role.InternalAPI{Token: r.cfg.InternalToken, AllowOpen: r.cfg.InsecureNoToken}}, role.Named{Name: "executor", Role: r})
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/flagenv"
+	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue/queuehttp"
 	"github.com/execbox/app/pkg/store/storehttp"
@@ -18,7 +19,9 @@ import (
 // Config configures the gateway role. Zero values take the defaults listed
 // in DefaultConfig.
 type Config struct {
-	Addr       string
+	Addr string
+	// HTTP bounds what clients can hold of the role's HTTP server.
+	HTTP       httpx.Limits
 	QueueURL   string
 	StorageURL string
 	// RuntimesFile replaces or extends the embedded language catalog.

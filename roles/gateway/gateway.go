@@ -174,5 +174,5 @@ func (r *Role) Work(ctx context.Context) error {
 
 // Run serves the public API until ctx ends.
 func (r *Role) Run(ctx context.Context) error {
-	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr}, role.Named{Name: "gateway", Role: r})
+	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr, HTTP: r.cfg.HTTP}, role.Named{Name: "gateway", Role: r})
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/execbox/app/pkg/flagenv"
+	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/queuehttp"
 	"github.com/execbox/app/pkg/redisq"
@@ -17,6 +18,8 @@ import (
 type Config struct {
 	// Addr is the HTTP listen address of the internal API.
 	Addr string
+	// HTTP bounds what clients can hold of the role's HTTP server.
+	HTTP httpx.Limits
 	// RedisURL locates Redis ("redis://host:6379/0"). Empty means the
 	// in-process queue (app all on its embedded defaults).
 	RedisURL string

@@ -116,6 +116,6 @@ func (r *Role) Work(ctx context.Context) error {
 
 // Run serves the internal API and runs the background loops until ctx ends.
 func (r *Role) Run(ctx context.Context) error {
-	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr,
+	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr, HTTP: r.cfg.HTTP,
 		Internal: &role.InternalAPI{Token: r.cfg.InternalToken, AllowOpen: r.cfg.InsecureNoToken}}, role.Named{Name: "queue", Role: r})
 }

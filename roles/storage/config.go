@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/execbox/app/pkg/flagenv"
+	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/redisq"
 	"github.com/execbox/app/pkg/store/storehttp"
 )
@@ -17,6 +18,8 @@ import (
 // Config configures the storage role.
 type Config struct {
 	Addr string
+	// HTTP bounds what clients can hold of the role's HTTP server.
+	HTTP httpx.Limits
 	// DatabaseURL selects PostgreSQL. Empty with DataDir set selects the
 	// embedded SQLite store in DataDir.
 	DatabaseURL string

@@ -8,12 +8,15 @@ import (
 
 	"github.com/execbox/app/pkg/executor/executorhttp"
 	"github.com/execbox/app/pkg/flagenv"
+	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/queue/queuehttp"
 )
 
 // Config configures the worker role.
 type Config struct {
-	Addr         string
+	Addr string
+	// HTTP bounds what clients can hold of the role's HTTP server.
+	HTTP         httpx.Limits
 	QueueURL     string
 	ExecutorURLs []string
 	// InternalToken is sent to the queue and executor roles.

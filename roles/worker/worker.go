@@ -321,5 +321,5 @@ func (r *Role) complete(ctx context.Context, l *queue.Lease, res job.Result, log
 
 // Run serves health and metrics and runs the lease loops until ctx ends.
 func (r *Role) Run(ctx context.Context) error {
-	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr}, role.Named{Name: "worker", Role: r})
+	return role.Serve(ctx, r.log, role.Config{Addr: r.cfg.Addr, HTTP: r.cfg.HTTP}, role.Named{Name: "worker", Role: r})
 }
