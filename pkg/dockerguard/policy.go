@@ -42,7 +42,7 @@ type Policy struct {
 // job (2 GiB plus its tmpfs and headroom; 256 processes, scaled for
 // gVisor's host threads) on a few cores.
 func DefaultPolicy() Policy {
-	return Policy{MaxMemoryBytes: 2560 << 20, MaxPids: 4096, MaxCPUs: 4}
+	return Policy{MaxMemoryBytes: 2560 << 20, MaxPids: 8192, MaxCPUs: 4}
 }
 
 func (p *Policy) setDefaults() error {

@@ -58,7 +58,7 @@ func (s *sandbox) alive() bool {
 func SupervisorCaps() []string { return []string{"SETUID", "SETGID", "KILL"} }
 
 // gvisorPidsPerTask scales the pids limit under runsc (see hardened).
-const gvisorPidsPerTask = 8
+const gvisorPidsPerTask = 16
 
 // gvisor reports whether runtime is gVisor's runsc (or a variant of it
 // registered as runsc-*).
@@ -80,9 +80,13 @@ func (d *Driver) hardened(n need, vol string, readOnly bool) *container.HostConf
 		// gVisor: the program's processes are tasks of the sentry, which
 		// enforces RLIMIT_NPROC itself; the container's pids limit counts
 		// the sentry's host threads, about six per task (measured: 411
-		// for 66 tasks), and when the sentry cannot get one the whole
-		// sandbox dies (exit 2, as a fork bomb did).
-		pids = pids*gvisorPidsPerTask + 256
+		// for 66 tasks, more when the host is loaded and more of the
+		// sentry's goroutines block at once), and when the sentry cannot
+		// get one the whole sandbox dies (exit 2, as a fork bomb did on a
+		// loaded CI machine with 8 per task). The program's own processes
+		// stay bounded by RLIMIT_NPROC in the sentry; this limit only
+		// bounds the sentry, so it is generous.
+		pids = pids*gvisorPidsPerTask + 1024
 	}
 	return &container.HostConfig{
 		NetworkMode:    "none",
