@@ -52,7 +52,7 @@ stderr, exit status, time, memory and a verdict. One binary runs as any role;
 	root.AddCommand(
 		newGatewayCmd(g), newQueueCmd(g), newWorkerCmd(g), newExecutorCmd(g), newStorageCmd(g),
 		newAllCmd(g), newBenchCmd(g), newVersionCmd(), newHealthcheckCmd(), newAgentCmd(),
-		newDockerGuardCmd(g), newAgentExecCmd(),
+		newDockerGuardCmd(g), newAgentExecCmd(), newImagesCmd(g),
 	)
 	return root
 }

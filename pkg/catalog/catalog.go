@@ -4,11 +4,14 @@
 package catalog
 
 import (
+	"cmp"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -17,6 +20,15 @@ import (
 
 //go:embed default.json
 var defaultJSON []byte
+
+// versionsJSON maps each default language to its version as its image
+// reported it when it was built (the org.execbox.version.<id> labels that
+// pkg/runtimes writes). It is generated, never typed:
+// EXECBOX_UPDATE_VERSIONS=1 go test ./pkg/runtimes -run TestLanguageMatrix
+// rewrites it from the images, and that test fails when they differ.
+//
+//go:embed versions.json
+var versionsJSON []byte
 
 // Piston is how the Piston v2 API names a language.
 type Piston struct {
@@ -34,9 +46,17 @@ type Language struct {
 	Image   string   `json:"image"`
 	// SourceFile is the file name a one-file submission is written to.
 	SourceFile string `json:"source_file"`
+	// SourceNamePattern, when set, is a regular expression with one group
+	// matched against the main source: on a match the source is written to
+	// that group plus SourceFile's extension (Java: the public class name,
+	// so "public class Foo" compiles as Foo.java).
+	SourceNamePattern string `json:"source_name_pattern,omitempty"`
 	// Compile is the compile command (argv), run once in the work
 	// directory; empty for interpreted languages. Compile args from the
-	// request are appended.
+	// request are appended. In both commands "{file}" stands for the main
+	// source file's name and "{stem}" for that name without its extension;
+	// with either, the main file keeps the name the client gave it when
+	// that name has SourceFile's extension.
 	Compile []string `json:"compile,omitempty"`
 	// Run is the run command (argv); program args from the request are
 	// appended.
@@ -47,7 +67,25 @@ type Language struct {
 	Limits        job.Limits `json:"limits"`
 	CompileLimits job.Limits `json:"compile_limits,omitzero"`
 	Judge0IDs     []int      `json:"judge0_ids,omitempty"`
-	Piston        Piston     `json:"piston,omitzero"`
+	// Piston names the language for Piston clients; its version defaults
+	// to Version.
+	Piston Piston `json:"piston,omitzero"`
+
+	sourceName *regexp.Regexp
+}
+
+// SourceName returns the file name the main source must have, derived from
+// its content by SourceNamePattern, or "" when the language has no
+// pattern or the source does not match.
+func (l Language) SourceName(source string) string {
+	if l.sourceName == nil {
+		return ""
+	}
+	m := l.sourceName.FindStringSubmatch(source)
+	if len(m) < 2 || m[1] == "" {
+		return ""
+	}
+	return m[1] + path.Ext(l.SourceFile)
 }
 
 // Catalog is an immutable set of languages.
@@ -65,11 +103,42 @@ type file struct {
 
 // Default returns the catalog embedded in the binary.
 func Default() *Catalog {
-	c, err := Parse(defaultJSON, nil)
+	c, err := parseDefault()
 	if err != nil {
 		panic(fmt.Sprintf("embedded catalog is invalid: %v", err))
 	}
 	return c
+}
+
+func parseDefault() (*Catalog, error) {
+	var f file
+	if err := json.Unmarshal(defaultJSON, &f); err != nil {
+		return nil, err
+	}
+	var versions map[string]string
+	if err := json.Unmarshal(versionsJSON, &versions); err != nil {
+		return nil, fmt.Errorf("versions.json: %w", err)
+	}
+	for i, l := range f.Languages {
+		if l.Version == "" {
+			// A language whose image was never built yet (a new recipe)
+			// says so; the matrix test fails until versions.json has it.
+			f.Languages[i].Version = cmp.Or(versions[l.ID], UnknownVersion)
+		}
+	}
+	return New(f.Languages)
+}
+
+// UnknownVersion is the version of a default language missing from
+// versions.json.
+const UnknownVersion = "unknown"
+
+// DefaultVersions returns the generated language versions of the embedded
+// catalog (versions.json).
+func DefaultVersions() map[string]string {
+	var v map[string]string
+	_ = json.Unmarshal(versionsJSON, &v)
+	return v
 }
 
 // LoadOrDefault is Load, or the embedded catalog when path is empty (the
@@ -123,6 +192,17 @@ func New(langs []Language) (*Catalog, error) {
 	c := &Catalog{names: map[string]int{}}
 	var errs []error
 	for i, l := range langs {
+		if l.Piston.Language != "" && l.Piston.Version == "" {
+			l.Piston.Version = l.Version
+		}
+		if l.SourceNamePattern != "" {
+			re, err := regexp.Compile(l.SourceNamePattern)
+			if err != nil || re.NumSubexp() != 1 {
+				errs = append(errs, fmt.Errorf("languages[%d]: %s: source_name_pattern: want a regular expression with one group (%v)", i, l.ID, err))
+				continue
+			}
+			l.sourceName = re
+		}
 		if err := l.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("languages[%d]: %w", i, err))
 			continue
@@ -149,6 +229,8 @@ func (l Language) validate() error {
 	switch {
 	case l.ID == "" || strings.ToLower(l.ID) != l.ID || strings.ContainsAny(l.ID, " /"):
 		return fmt.Errorf("id %q: want a lower-case name", l.ID)
+	case l.Version == "":
+		return fmt.Errorf("%s: version is required", l.ID)
 	case l.Image == "":
 		return fmt.Errorf("%s: image is required", l.ID)
 	case l.SourceFile == "" || strings.Contains(l.SourceFile, "/"):

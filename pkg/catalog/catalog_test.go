@@ -3,6 +3,7 @@ package catalog
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -30,11 +31,12 @@ func TestLookup(t *testing.T) {
 		{"python", "", "python"},
 		{"PY", "", "python"},
 		{"python", "3", "python"},
-		{"python", "3.12", "python"},
+		{"python", "3.11", "python"},
 		{"python", "2", ""},
 		{"python", "3.1", ""},
 		{"c++", "", "cpp"},
-		{"cobol", "", ""},
+		{"cobol", "", "cobol"},
+		{"brainfuck", "", ""},
 	} {
 		l, ok := c.Lookup(tc.name, tc.version)
 		if got := l.ID; got != tc.want || ok != (tc.want != "") {
@@ -52,7 +54,8 @@ func TestCompatLookups(t *testing.T) {
 	if _, ok := c.ByJudge0ID(9999); ok {
 		t.Error("ByJudge0ID(9999) found something")
 	}
-	if l, ok := c.ByPiston("c++", "10.2.0"); !ok || l.ID != "cpp" {
+	cpp, _ := c.Lookup("cpp", "")
+	if l, ok := c.ByPiston("c++", cpp.Version); !ok || l.ID != "cpp" {
 		t.Errorf("ByPiston(c++) = %q, %v", l.ID, ok)
 	}
 	if l, ok := c.ByPiston("py", "*"); !ok || l.ID != "python" {
@@ -109,5 +112,53 @@ func TestTestdataRuntimesParse(t *testing.T) {
 		if _, ok := c.Lookup(id, ""); !ok {
 			t.Errorf("testdata catalog lacks %s", id)
 		}
+	}
+}
+
+func TestDefaultVersionsComeFromVersionsJSON(t *testing.T) {
+	t.Parallel()
+	v := DefaultVersions()
+	for _, l := range Default().All() {
+		if l.Version == UnknownVersion || l.Version != v[l.ID] {
+			t.Errorf("%s: version %q, versions.json says %q", l.ID, l.Version, v[l.ID])
+		}
+		if l.Piston.Language != "" && l.Piston.Version != l.Version {
+			t.Errorf("%s: Piston version %q, want the language's %q", l.ID, l.Piston.Version, l.Version)
+		}
+	}
+}
+
+func TestJudge0IDsAreUnique(t *testing.T) {
+	t.Parallel()
+	seen := map[int]string{}
+	for _, l := range Default().All() {
+		for _, id := range l.Judge0IDs {
+			if other, dup := seen[id]; dup {
+				t.Errorf("Judge0 id %d: %s and %s", id, other, l.ID)
+			}
+			seen[id] = l.ID
+		}
+	}
+}
+
+func TestSourceName(t *testing.T) {
+	t.Parallel()
+	java, ok := Default().Lookup("java", "")
+	if !ok {
+		t.Fatal("no java")
+	}
+	for _, tc := range []struct{ src, want string }{
+		{"public class Main { }", "Main.java"},
+		{"import java.util.*;\n\npublic final class Solution {\n}", "Solution.java"},
+		{"class Hidden { }", ""},
+		{"// public class Comment\nclass X {}", ""},
+	} {
+		if got := java.SourceName(strings.ReplaceAll(tc.src, `\n`, "\n")); got != tc.want {
+			t.Errorf("SourceName(%q) = %q, want %q", tc.src, got, tc.want)
+		}
+	}
+	if _, err := Parse([]byte(`{"languages": [{"id": "x", "version": "1", "image": "i", "source_file": "a", "run": ["x"],
+		"source_name_pattern": "no group", "limits": {"cpu_time_ms": 1, "wall_time_ms": 1, "memory_kb": 1}}]}`), nil); err == nil {
+		t.Error("want an error for a source_name_pattern without a group")
 	}
 }

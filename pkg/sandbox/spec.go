@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/execbox/app/pkg/agent"
@@ -19,19 +21,12 @@ func (d *Driver) buildSpec(lang catalog.Language, req job.Request) (agent.Spec, 
 	if len(req.Files) == 0 {
 		return agent.Spec{}, need{}, errors.New("no files to run")
 	}
-	files := append([]job.File(nil), req.Files...)
-	named := false
-	for _, f := range files {
-		named = named || f.Name == lang.SourceFile
-	}
-	if !named {
-		files[0].Name = lang.SourceFile
-	}
+	files, main := sourceFiles(lang, req.Files)
 	run := d.clamp(merge(req.Limits, lang.Limits))
 	spec := agent.Spec{
 		Files:          files,
 		Env:            lang.Env,
-		Run:            agent.Command{Argv: append(append([]string(nil), lang.Run...), req.Args...), Limits: run},
+		Run:            agent.Command{Argv: append(expand(lang.Run, main), req.Args...), Limits: run},
 		Tests:          req.Tests,
 		Stdin:          req.Stdin,
 		UID:            d.uid(),
@@ -47,11 +42,77 @@ func (d *Driver) buildSpec(lang catalog.Language, req job.Request) (agent.Spec, 
 			cl = lang.Limits
 		}
 		cl = d.clamp(merge(cl, lang.Limits))
-		spec.Compile = &agent.Command{Argv: append(append([]string(nil), lang.Compile...), req.CompileArgs...), Limits: cl}
+		spec.Compile = &agent.Command{Argv: append(expand(lang.Compile, main), req.CompileArgs...), Limits: cl}
 		n.memoryKB = max(n.memoryKB, cl.MemoryKB)
 		n.processes = max(n.processes, cl.Processes)
 	}
 	return spec, n, nil
+}
+
+// sourceFiles names the job's files: the main file is the one named like
+// the language's source file, else the first. Its name becomes the source
+// file's, unless the language's commands take the name as "{file}" or
+// "{stem}" and the client's name has the right extension (scripts keep the
+// name they were sent with); a language with a source name pattern (Java's
+// public class) names it after the match. It returns the files and the
+// main file's name.
+func sourceFiles(lang catalog.Language, in []job.File) ([]job.File, string) {
+	files := append([]job.File(nil), in...)
+	mainIdx := 0
+	for i, f := range files {
+		if f.Name == lang.SourceFile {
+			mainIdx = i
+			break
+		}
+	}
+	m := &files[mainIdx]
+	if !usesName(lang) || path.Ext(m.Name) != path.Ext(lang.SourceFile) || !plainName(m.Name) {
+		m.Name = lang.SourceFile
+	}
+	if lang.SourceNamePattern != "" {
+		src := m.Content
+		if b, err := m.Bytes(); err == nil {
+			src = string(b)
+		}
+		if n := lang.SourceName(src); n != "" && !taken(files, n, mainIdx) {
+			m.Name = n
+		}
+	}
+	return files, m.Name
+}
+
+func usesName(l catalog.Language) bool {
+	for _, a := range append(append([]string(nil), l.Compile...), l.Run...) {
+		if strings.Contains(a, "{file}") || strings.Contains(a, "{stem}") {
+			return true
+		}
+	}
+	return false
+}
+
+// plainName: a file name in the work directory itself, not an option.
+func plainName(n string) bool {
+	return n != "" && !strings.ContainsAny(n, "/\\") && !strings.HasPrefix(n, "-") && !strings.HasPrefix(n, ".")
+}
+
+func taken(files []job.File, name string, except int) bool {
+	for i, f := range files {
+		if i != except && f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// expand returns argv with {file} and {stem} replaced by the main file's
+// name and that name without its extension.
+func expand(argv []string, file string) []string {
+	r := strings.NewReplacer("{file}", file, "{stem}", strings.TrimSuffix(file, path.Ext(file)))
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = r.Replace(a)
+	}
+	return out
 }
 
 // languageNeed is what a pooled sandbox of lang is sized for: its defaults.

@@ -1,0 +1,7 @@
+(display "hello, world") (newline)
+(define line (let ((l (get-line (current-input-port)))) (if (eof-object? l) "" l)))
+(display (string-append "stdin: " line)) (newline)
+(for-each (lambda (a) (display (string-append "arg: " a)) (newline)) (cdr (command-line)))
+(flush-output-port (current-output-port))
+(when (string=? line "fail") (exit 3))
+(when (string=? line "crash") (error 'main "crash"))

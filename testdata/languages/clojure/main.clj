@@ -1,0 +1,7 @@
+(println "hello, world")
+(def line (or (read-line) ""))
+(println (str "stdin: " line))
+(doseq [a *command-line-args*] (println (str "arg: " a)))
+(flush)
+(when (= line "fail") (System/exit 3))
+(when (= line "crash") (throw (RuntimeException. "crash")))

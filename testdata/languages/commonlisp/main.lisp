@@ -1,0 +1,7 @@
+(write-line "hello, world")
+(let ((line (or (read-line *standard-input* nil) "")))
+  (format t "stdin: ~a~%" line)
+  (dolist (a (cdr sb-ext:*posix-argv*)) (format t "arg: ~a~%" a))
+  (finish-output)
+  (when (string= line "fail") (sb-ext:exit :code 3))
+  (when (string= line "crash") (error "crash")))

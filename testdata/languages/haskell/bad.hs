@@ -1,0 +1,1 @@
+main = undefined_name

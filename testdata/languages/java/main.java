@@ -1,0 +1,16 @@
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+
+public class Main {
+    public static void main(String[] args) throws IOException {
+        System.out.println("hello, world");
+        BufferedReader r = new BufferedReader(new InputStreamReader(System.in));
+        String line = r.readLine();
+        if (line == null) line = "";
+        System.out.println("stdin: " + line);
+        for (String a : args) System.out.println("arg: " + a);
+        if (line.equals("fail")) System.exit(3);
+        if (line.equals("crash")) throw new RuntimeException("crash");
+    }
+}

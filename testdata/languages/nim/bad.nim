@@ -1,0 +1,1 @@
+echo undefined_name

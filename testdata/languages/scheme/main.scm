@@ -1,0 +1,7 @@
+(use-modules (ice-9 rdelim))
+(display "hello, world") (newline)
+(define line (let ((l (read-line))) (if (eof-object? l) "" l)))
+(display (string-append "stdin: " line)) (newline)
+(for-each (lambda (a) (display (string-append "arg: " a)) (newline)) (cdr (command-line)))
+(when (string=? line "fail") (exit 3))
+(when (string=? line "crash") (error "crash"))
