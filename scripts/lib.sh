@@ -8,8 +8,8 @@
 # either succeeds or calls die with a message saying what failed and where the
 # log is: a half-started test environment must never look like a working one.
 #
-# Nothing here names a package mirror: debootstrap reads it at run time from
-# the machine's apt configuration (see debian_mirror).
+# Nothing here names a package mirror: `app images build` reads it at run
+# time from the machine's apt configuration.
 
 EXECBOX_STATE_DIR=${EXECBOX_STATE_DIR:-/var/lib/execbox-test}
 EXECBOX_CACHE_DIR=${EXECBOX_CACHE_DIR:-/var/cache/execbox}
@@ -296,243 +296,39 @@ EOF
 }
 
 # ---------------------------------------------------------------------------
-# Sandbox images, built from Debian packages (no registry needed)
-#
-# No image registry is reachable on the project's machines, so the sandbox
-# images the tests use are made from Debian packages:
-#   - the base, execbox-local/debian:bookworm, is a minbase root file system
-#     made by mmdebstrap (same package set as `debootstrap --variant=minbase`,
-#     but about 2.5x faster: it installs with apt in one go, and eatmydata
-#     skips the fsyncs), imported with `docker import`;
-#   - each language image is the base plus its packages, installed with
-#     apt-get in a container on the host network, then `docker commit`ed, so
-#     all of them share the base layer.
-# Every image carries the label org.execbox.recipe=<hash of what made it>; an
-# image whose label does not match its recipe (package list, base, this
-# script's recipe version) is rebuilt. Caches under $EXECBOX_CACHE_DIR:
-#   rootfs/  the base tarball, by recipe hash (re-imported in seconds)
+# Sandbox images: the runtime images of the embedded language catalog,
+# built from their recipes (pkg/runtimes) by the binary's own
+# `app images build`, so the images the tests run are the images production
+# runs. No registry is needed: the base is made with mmdebstrap and
+# imported when debian:bookworm-slim cannot be pulled; each image is the
+# base plus its Debian packages, installed with apt-get in a container on
+# the host network and committed with its recipe hash, so a second run
+# skips it. Caches under $EXECBOX_CACHE_DIR (see `app images build --help`):
+#   rootfs/  the base tarball, by recipe hash
 #   apt/<image>/{archives,lists}  downloaded .debs and package lists
 #   logs/    one build log per image
+# EXECBOX_DEBIAN_MIRROR overrides the host's mirror (read from its apt
+# sources at run time; no mirror is ever written into the repository).
 
-# debian_mirror prints the Debian archive URI apt uses on this machine: the
-# first URIs: (deb822) or `deb` (legacy) entry that is not the security
-# archive. EXECBOX_DEBIAN_MIRROR overrides it.
-debian_mirror() {
-	if [[ -n ${EXECBOX_DEBIAN_MIRROR:-} ]]; then
-		echo "$EXECBOX_DEBIAN_MIRROR"
-		return
-	fi
-	local m=""
-	if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
-		m=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
-			/etc/apt/sources.list.d/debian.sources)
-	fi
-	if [[ -z $m && -f /etc/apt/sources.list ]]; then
-		m=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
-			/etc/apt/sources.list)
-	fi
-	[[ -n $m ]] || die "cannot find a Debian mirror in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list (set EXECBOX_DEBIAN_MIRROR)"
-	echo "$m"
-}
-
-# host_apt_opts prints, one per line, the host's apt settings that decide
-# whether the mirror can be used at all (release date checks, proxies), as
-# NAME=VALUE, so image builds fetch exactly as the host's apt does.
-host_apt_opts() {
-	local name val
-	for name in Acquire::Check-Valid-Until Acquire::Check-Date Acquire::http::Proxy Acquire::https::Proxy; do
-		val=$(apt-config dump "$name" 2>/dev/null | awk -v n="$name" '$1 == n { v = $2; gsub(/^"|";$/, "", v); print v; exit }')
-		[[ -n $val ]] && echo "$name=$val"
-	done
-	return 0
-}
-
-# Bump when the way images are built changes (not only their package
-# lists): it is part of every recipe hash, so all images are rebuilt.
-EXECBOX_IMAGE_RECIPE_VERSION=3
-EXECBOX_IMAGE_SUITE=bookworm
-EXECBOX_IMAGE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-EXECBOX_BASE_IMAGE=execbox-local/debian:bookworm
-
-# The language images the tests and the local catalog
-# (testdata/runtimes.json) use: TAG=comma-separated packages on top of the base.
-SANDBOX_IMAGES=(
-	"execbox-local/python:3.11=python3-minimal"
-	"execbox-local/gcc:12=gcc,g++,libc6-dev"
-	"execbox-local/node:18=nodejs"
-)
-
-image_hash() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
-base_recipe_hash() {
-	image_hash "v=$EXECBOX_IMAGE_RECIPE_VERSION" "suite=$EXECBOX_IMAGE_SUITE" variant=minbase "path=$EXECBOX_IMAGE_PATH"
-}
-# derived_recipe_hash INCLUDES
-derived_recipe_hash() { image_hash "v=$EXECBOX_IMAGE_RECIPE_VERSION" "base=$(base_recipe_hash)" "include=$1"; }
-
-# image_current TAG HASH succeeds if TAG exists and was built from HASH.
-image_current() {
-	local have
-	have=$(docker image inspect -f '{{index .Config.Labels "org.execbox.recipe"}}' "$1" 2>/dev/null) || return 1
-	[[ $have == "$2" ]]
-}
-
-image_name() { echo "$1" | tr '/:' '__'; }
-
-image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
-
-# drop_replaced TAG OLD_ID removes the image TAG pointed to before a rebuild,
-# so rebuilds do not pile up untagged images. Best effort: an image still used
-# by a container or as a parent stays.
-drop_replaced() {
-	[[ -n $2 && $2 != "$(image_id "$1")" ]] || return 0
-	docker rmi "$2" >/dev/null 2>&1 || true
-}
-
-# build_base builds $EXECBOX_BASE_IMAGE unless it is current; prints
-# "cached", "imported" (from the tarball cache) or "built".
-build_base() {
-	local tag=$EXECBOX_BASE_IMAGE hash name tarball how=imported
-	hash=$(base_recipe_hash)
-	if image_current "$tag" "$hash"; then
-		echo cached
-		return 0
-	fi
-	name=$(image_name "$tag")
-	tarball=$EXECBOX_CACHE_DIR/rootfs/$name-$hash.tar
-	mkdir -p "$EXECBOX_CACHE_DIR/rootfs"
-	if [[ ! -s $tarball ]]; then
-		how=built
-		local mirror opt args=()
-		mirror=$(debian_mirror)
-		while IFS= read -r opt; do args+=("--aptopt=${opt%%=*} \"${opt#*=}\""); done < <(host_apt_opts)
-		log "mmdebstrap $tag from $mirror"
-		# merged-usr: the /usr layout of debootstrap and Debian's images
-		# (without it mmdebstrap pulls in usrmerge and perl).
-		# Customize hook: hermetic image, no mirror, no host resolver/hostname.
-		mmdebstrap --variant=minbase --mode=root --format=tar \
-			--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-			--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata \
-			"${args[@]}" \
-			--customize-hook='rm -f "$1/etc/resolv.conf" "$1/etc/hostname"; : >"$1/etc/apt/sources.list"' \
-			"$EXECBOX_IMAGE_SUITE" "$tarball.tmp" "deb $mirror $EXECBOX_IMAGE_SUITE main" >&2 ||
-			{
-				rm -f "$tarball.tmp"
-				die "mmdebstrap for $tag failed"
-			}
-		mv "$tarball.tmp" "$tarball"
-		# Tarballs of older recipes are dead weight.
-		find "$EXECBOX_CACHE_DIR/rootfs" -name "$name-*.tar" ! -name "$name-$hash.tar" -delete
-	fi
-	local old
-	old=$(image_id "$tag")
-	docker import \
-		--change "LABEL org.execbox.recipe=$hash" \
-		--change "ENV PATH=$EXECBOX_IMAGE_PATH" \
-		--change "ENV LANG=C.UTF-8" \
-		--change 'CMD ["bash"]' \
-		"$tarball" "$tag" >/dev/null || die "docker import of $tag failed"
-	image_current "$tag" "$hash" || die "image $tag lacks label org.execbox.recipe=$hash after import"
-	drop_replaced "$tag" "$old"
-	echo "$how"
-}
-
-# build_derived TAG INCLUDES builds TAG = base + INCLUDES (comma-separated
-# packages) unless it is current. The base must be current. Prints "cached"
-# or "built".
-build_derived() {
-	local tag=$1 include=$2 hash name cdir cname mirror opt
-	hash=$(derived_recipe_hash "$include")
-	if image_current "$tag" "$hash"; then
-		echo cached
-		return 0
-	fi
-	name=$(image_name "$tag")
-	cdir=$EXECBOX_CACHE_DIR/apt/$name
-	mkdir -p "$cdir/archives/partial" "$cdir/lists/partial"
-	mirror=$(debian_mirror)
-	local aptopts="-o APT::Keep-Downloaded-Packages=true -o Dpkg::Options::=--force-unsafe-io"
-	while IFS= read -r opt; do aptopts+=" -o $opt"; done < <(host_apt_opts)
-	cname=execbox-build-$name-$$
-	docker rm -f "$cname" >/dev/null 2>&1 || true
-	log "apt-get install ${include//,/ } on $EXECBOX_BASE_IMAGE -> $tag"
-	# Host network: the build container fetches from the mirror exactly as the
-	# host's apt does (dockerd runs without a bridge). Settings go in as
-	# arguments, not -e, because `docker commit` would keep them in the image's
-	# environment; the cache volumes are not part of the committed image.
-	docker run --name "$cname" --network host \
-		-v "$cdir/archives:/var/cache/apt/archives" \
-		-v "$cdir/lists:/var/lib/apt/lists" \
-		"$EXECBOX_BASE_IMAGE" sh -euc '
-			mirror=$1 suite=$2 pkgs=$3 aptopts=$4
-			export DEBIAN_FRONTEND=noninteractive
-			echo "deb $mirror $suite main" >/etc/apt/sources.list
-			apt-get $aptopts -qq update
-			apt-get $aptopts -qq install -y --no-install-recommends $pkgs >/dev/null
-			: >/etc/apt/sources.list
-			rm -f /var/cache/apt/*.bin /var/log/apt/*.log /var/log/dpkg.log
-		' sh "$mirror" "$EXECBOX_IMAGE_SUITE" "${include//,/ }" "$aptopts" >&2 ||
-		{
-			docker rm -f "$cname" >/dev/null 2>&1 || true
-			die "installing $include for $tag failed"
-		}
-	local old
-	old=$(image_id "$tag")
-	docker commit \
-		--change "LABEL org.execbox.recipe=$hash" \
-		--change 'CMD ["bash"]' \
-		"$cname" "$tag" >/dev/null || die "docker commit of $tag failed"
-	docker rm "$cname" >/dev/null
-	image_current "$tag" "$hash" || die "image $tag lacks label org.execbox.recipe=$hash after commit"
-	drop_replaced "$tag" "$old"
-	echo built
-}
-
-# build_images makes the base, then every image in SANDBOX_IMAGES in parallel
-# (downloads and dpkg overlap well even on 2 cores), with one summary line per
-# image. Up-to-date images are checked inline, without subshells or logs.
+# build_images builds the app binary into a temporary directory, then every
+# runtime image that is missing or outdated (in parallel, one progress line
+# per step and image).
 build_images() {
-	local logdir=$EXECBOX_CACHE_DIR/logs t0 s how
-	mkdir -p "$logdir"
+	local root tmp t0
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+	command -v go >/dev/null || die "Go is needed to build the images (app images build)"
 	t0=$(now_ms)
-	if image_current "$EXECBOX_BASE_IMAGE" "$(base_recipe_hash)"; then
-		log "image $EXECBOX_BASE_IMAGE: cached"
-	else
-		s=$(now_ms)
-		how=$(build_base 2>"$logdir/$(image_name "$EXECBOX_BASE_IMAGE").log") ||
-			{
-				tail -n 30 "$logdir/$(image_name "$EXECBOX_BASE_IMAGE").log" >&2 || true
-				die "building $EXECBOX_BASE_IMAGE failed (log: $logdir/$(image_name "$EXECBOX_BASE_IMAGE").log)"
-			}
-		log "image $EXECBOX_BASE_IMAGE: $how in $(secs_since "$s")s"
+	tmp=$(mktemp -d)
+	(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$tmp/app" .) || {
+		rm -rf "$tmp"
+		die "go build for app images build failed"
+	}
+	log "built the app binary in $(secs_since "$t0")s; building runtime images (logs: $EXECBOX_CACHE_DIR/logs)"
+	if ! "$tmp/app" images build --cache-dir "$EXECBOX_CACHE_DIR" --log-format text >&2; then
+		rm -rf "$tmp"
+		die "building the runtime images failed (logs in $EXECBOX_CACHE_DIR/logs)"
 	fi
-	local -a pids=() tags=() logs=()
-	local entry tag include lf
-	for entry in "${SANDBOX_IMAGES[@]}"; do
-		tag=${entry%%=*}
-		include=${entry#*=}
-		if image_current "$tag" "$(derived_recipe_hash "$include")"; then
-			log "image $tag: cached"
-			continue
-		fi
-		lf=$logdir/$(image_name "$tag").log
-		(
-			s=$(now_ms)
-			how=$(build_derived "$tag" "$include" 2>"$lf")
-			log "image $tag: $how in $(secs_since "$s")s"
-		) &
-		pids+=("$!")
-		tags+=("$tag")
-		logs+=("$lf")
-	done
-	local i failed=0
-	for i in "${!pids[@]}"; do
-		if ! wait "${pids[$i]}"; then
-			failed=1
-			echo "---- ${logs[$i]} (last 30 lines) ----" >&2
-			tail -n 30 "${logs[$i]}" >&2 || true
-			log "image ${tags[$i]}: FAILED"
-		fi
-	done
-	[[ $failed -eq 0 ]] || die "building sandbox images failed (logs in $logdir)"
+	rm -rf "$tmp"
 	log "images ready in $(secs_since "$t0")s"
 }

@@ -7,14 +7,14 @@
 #   scripts/run.sh --log-level debug   extra arguments go to `app all`
 #
 # On a fresh Debian machine (as root) it installs and starts Docker Engine if
-# needed. It then checks whether the images of the default language catalog
-# can be pulled; where no registry is reachable it builds the local sandbox
-# images from Debian packages and runs with the local catalog
-# (testdata/runtimes.json, passed as EXECBOX_RUNTIMES) instead.
+# needed, then builds the runtime images of the embedded language catalog
+# that are missing or outdated (`app images build`: the base is pulled as
+# debian:bookworm-slim where a registry answers, else made with mmdebstrap;
+# a second run takes seconds).
 #
-#   EXECBOX_RUN_IMAGES=auto      (default) try a pull of python:3.12-slim
-#   EXECBOX_RUN_IMAGES=upstream  use the default catalog, no check
-#   EXECBOX_RUN_IMAGES=local     build and use the local images, no pull attempt
+#   EXECBOX_RUN_IMAGES=build  (default) build missing or outdated images first
+#   EXECBOX_RUN_IMAGES=skip   start without building (missing images fail
+#                             their jobs with a message naming the command)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,38 +39,19 @@ CGO_ENABLED=0 go build -trimpath \
 	-ldflags "-s -w -X github.com/execbox/app/pkg/version.Version=$version" \
 	-o bin/app . || die "go build failed"
 
-mode=${EXECBOX_RUN_IMAGES:-auto}
-if [[ $mode == auto ]]; then
-	probe=python:3.12-slim
-	if docker image inspect "$probe" >/dev/null 2>&1; then
-		mode=upstream
-	else
-		log "checking whether registry images can be pulled (docker pull $probe, 30 s at most)"
-		if timeout 30 docker pull -q "$probe" >/dev/null 2>&1; then
-			mode=upstream
-		else
-			log "cannot pull $probe: using locally built images"
-			mode=local
-		fi
-	fi
-fi
-
 args=(all)
-case $mode in
-upstream) ;;
-local)
-	require_root "building the local sandbox images"
-	command -v mmdebstrap >/dev/null || apt_install mmdebstrap
-	[[ -x /usr/bin/eatmydata ]] || apt_install eatmydata
+case ${EXECBOX_RUN_IMAGES:-build} in
+build)
+	if [[ $(id -u) -eq 0 ]]; then
+		command -v mmdebstrap >/dev/null || apt_install mmdebstrap
+		[[ -x /usr/bin/eatmydata ]] || apt_install eatmydata
+	fi
 	mkdir -p "$EXECBOX_CACHE_DIR"
-	build_images
-	# The environment form of --runtimes (every flag has one): unlike the
-	# flag, it cannot make an older binary refuse to start.
-	export EXECBOX_RUNTIMES=$REPO_ROOT/testdata/runtimes.json
-	bin/app all --help 2>&1 | grep -q -- '--runtimes' ||
-		log "warning: this bin/app all has no --runtimes yet: it will use its embedded catalog"
+	log "building missing or outdated runtime images (logs: $EXECBOX_CACHE_DIR/logs)"
+	bin/app images build --cache-dir "$EXECBOX_CACHE_DIR" --log-format text || die "app images build failed"
 	;;
-*) die "EXECBOX_RUN_IMAGES=$mode: want auto, upstream or local" ;;
+skip) ;;
+*) die "EXECBOX_RUN_IMAGES=$EXECBOX_RUN_IMAGES: want build or skip" ;;
 esac
 
 export EXECBOX_DATA_DIR=${EXECBOX_DATA_DIR:-$REPO_ROOT/data}

@@ -14,9 +14,9 @@
 #   - gVisor's runsc, registered with dockerd as the runtime "runsc"
 #   - Redis 7 on 127.0.0.1:16379, append-only with fsync always
 #   - PostgreSQL 15 on 127.0.0.1:15432, throw-away cluster, trust auth, user postgres
-#   - sandbox images built from Debian packages (no registry needed; see lib.sh):
-#       execbox-local/debian:bookworm, execbox-local/python:3.11,
-#       execbox-local/gcc:12, execbox-local/node:18
+#   - the runtime images of the embedded language catalog, built from their
+#     recipes by `app images build` (no registry needed; see lib.sh):
+#       execbox/runtime-base:bookworm and execbox/runtime-<group>:bookworm
 #   - /var/lib/execbox-test/env with the EXECBOX_TEST_* settings (export lines)
 #
 # Tunables (environment): EXECBOX_STATE_DIR, EXECBOX_CACHE_DIR,
@@ -81,6 +81,8 @@ if [[ -n ${IMG_PID:-} ]]; then
 	TIMES[images]=$(secs_since "$T_IMG")
 fi
 
+# The tests run the embedded catalog itself: testdata/runtimes.json only
+# extends it with nothing, so what CI proves is what ships.
 RUNTIMES=$REPO_ROOT/testdata/runtimes.json
 [[ -f $RUNTIMES ]] || log "warning: $RUNTIMES does not exist yet (tests that need the local catalog will fail)"
 

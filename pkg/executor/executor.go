@@ -45,8 +45,11 @@ type Executor interface {
 type LanguageStatus struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
-	Version  string `json:"version"`
-	Image    string `json:"image"`
-	Present  bool   `json:"present"`
-	PoolIdle int    `json:"pool_idle"`
+	Version string `json:"version"`
+	// ImageVersion is the version the image recorded when it was built
+	// (empty for images that do not say); Version is it when set.
+	ImageVersion string `json:"image_version,omitempty"`
+	Image        string `json:"image"`
+	Present      bool   `json:"present"`
+	PoolIdle     int    `json:"pool_idle"`
 }

@@ -38,7 +38,7 @@ func withLanguages(t *testing.T, extra ...catalog.Language) func(*sandbox.Config
 func TestTestsCompileOnce(t *testing.T) {
 	t.Parallel()
 	counted := catalog.Language{
-		ID: "counted", Name: "Counted", Version: "1", Image: "execbox-local/debian:bookworm", SourceFile: "main.sh",
+		ID: "counted", Name: "Counted", Version: "1", Image: "execbox/runtime-shell:bookworm", SourceFile: "main.sh",
 		// The "compiler" appends a line to a file; every run prints how
 		// many lines it has, then its stdin.
 		Compile: []string{"sh", "-c", "echo compiled >> count"},
@@ -267,7 +267,7 @@ func TestOrphansRemovedAtStart(t *testing.T) {
 	b := setup(t, func(c *sandbox.Config) {
 		inst = c.Instance
 		cr, err := dc.ContainerCreate(context.Background(), &container.Config{
-			Image: "execbox-local/debian:bookworm", Cmd: []string{"true"},
+			Image: "execbox/runtime-shell:bookworm", Cmd: []string{"true"},
 			Labels: map[string]string{sandbox.LabelExecutor: inst},
 		}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
 		if err != nil {

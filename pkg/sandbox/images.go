@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/execbox/app/pkg/catalog"
+	"github.com/execbox/app/pkg/runtimes"
 )
 
 // images knows which images are present and pulls missing ones, one pull
@@ -27,6 +28,7 @@ type images struct {
 
 	mu      sync.Mutex
 	have    map[string]bool
+	labels  map[string]map[string]string // of present images
 	pulling map[string]*pull
 }
 
@@ -36,7 +38,7 @@ type pull struct {
 }
 
 func newImages(dc client.APIClient, log *slog.Logger, m *metrics, timeout time.Duration) *images {
-	return &images{docker: dc, log: log, metrics: m, timeout: timeout, have: map[string]bool{}, pulling: map[string]*pull{}}
+	return &images{docker: dc, log: log, metrics: m, timeout: timeout, have: map[string]bool{}, labels: map[string]map[string]string{}, pulling: map[string]*pull{}}
 }
 
 // present reports whether ref is in the local image store.
@@ -47,13 +49,29 @@ func (im *images) present(ctx context.Context, ref string) bool {
 	if ok {
 		return true
 	}
-	if _, err := im.docker.ImageInspect(ctx, ref); err != nil {
+	ii, err := im.docker.ImageInspect(ctx, ref)
+	if err != nil {
 		return false
 	}
 	im.mu.Lock()
 	im.have[ref] = true
+	if ii.Config != nil {
+		im.labels[ref] = ii.Config.Labels
+	}
 	im.mu.Unlock()
 	return true
+}
+
+// version returns the version of language id that image ref recorded when
+// it was built (pkg/runtimes labels), if it is present and says.
+func (im *images) version(ctx context.Context, ref, id string) (string, bool) {
+	if !im.present(ctx, ref) {
+		return "", false
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	v, ok := im.labels[ref][runtimes.LabelVersionPrefix+id]
+	return v, ok && v != ""
 }
 
 // anyPresent returns the image of some catalog language that is present.
@@ -107,6 +125,12 @@ func (im *images) pull(ref string) error {
 	err := im.doPull(ctx, ref)
 	if err != nil {
 		im.metrics.pulls.WithLabelValues("error").Inc()
+		if r, ok := runtimes.ByImage(ref); ok {
+			// A runtime image of ours: it is built, not pulled.
+			build := "app images build " + r.Name
+			im.log.Error("runtime image missing: build it", "image", ref, "command", build, "pull_err", err)
+			return fmt.Errorf("runtime image %s is not present on this executor's Docker Engine (and could not be pulled: %v); build it with `%s`", ref, err, build)
+		}
 		im.log.Error("image pull failed", "image", ref, "err", err)
 		return fmt.Errorf("image %s is not present and could not be pulled: %w", ref, err)
 	}

@@ -35,6 +35,10 @@ func (d *Driver) Languages(ctx context.Context) []LanguageStatus {
 	var out []LanguageStatus
 	for _, l := range d.cfg.Catalog.All() {
 		st := LanguageStatus{ID: l.ID, Name: l.Name, Version: l.Version, Image: l.Image, Present: d.images.present(ctx, l.Image)}
+		if v, ok := d.images.version(ctx, l.Image, l.ID); ok {
+			// What the image itself says, over what the catalog was told.
+			st.Version, st.ImageVersion = v, v
+		}
 		d.mu.Lock()
 		if p := d.pools[l.ID]; p != nil {
 			st.PoolIdle = len(p.idle)

@@ -50,12 +50,19 @@ type Config struct {
 	// Slots is how many jobs run at once (default 2); beyond, Execute
 	// returns *executor.BusyError.
 	Slots int
-	// PoolSize is how many started, idle sandboxes to keep per language
-	// whose image is present (0: none).
+	// PoolSize is the most started, idle sandboxes kept per language
+	// (0: no warm pool). Which languages are warm follows demand; see
+	// pool.go for the policy.
 	PoolSize int
-	// PoolLanguages limits the warm pool to these language ids (default:
-	// every language whose image is present).
+	// PoolLanguages are pinned: always kept at PoolSize idle sandboxes
+	// (when their image is present). Other languages are warm while used.
 	PoolLanguages []string
+	// PoolTotal caps the idle sandboxes of all languages together
+	// (default 4; never less than PoolSize per pinned language).
+	PoolTotal int
+	// PoolWindow is how long after its last job a language stays warm
+	// (default 10 min); its recent rate decays with a quarter of it.
+	PoolWindow time.Duration
 	// Runtime is the OCI runtime (e.g. "runsc"); empty for the default.
 	Runtime string
 	// AgentBinary is the execbox binary to mount as the agent (default: this
@@ -102,6 +109,8 @@ func DefaultConfig() Config {
 	return Config{
 		Slots:               2,
 		PoolSize:            1,
+		PoolTotal:           4,
+		PoolWindow:          10 * time.Minute,
 		WorkDirBytes:        64 << 20,
 		TmpBytes:            16 << 20,
 		WorkDirInodes:       16384,
@@ -126,8 +135,10 @@ func (c *Config) RegisterFlags(fs *flagenv.Set) {
 	d := DefaultConfig()
 	fs.String(&c.Instance, "instance", "EXECBOX_EXECUTOR_INSTANCE", d.Instance, "executor instance name, the label on its sandboxes (default: host name)")
 	fs.Int(&c.Slots, "slots", "EXECBOX_SLOTS", d.Slots, "jobs run at once; beyond that the API answers 429 with Retry-After")
-	fs.Int(&c.PoolSize, "pool-size", "EXECBOX_POOL_SIZE", d.PoolSize, "warm pool: started idle sandboxes per language whose image is present (0: none)")
-	fs.Strings(&c.PoolLanguages, "pool-languages", "EXECBOX_POOL_LANGUAGES", d.PoolLanguages, "languages with a warm pool (default: all whose image is present)")
+	fs.Int(&c.PoolSize, "pool-size", "EXECBOX_POOL_SIZE", d.PoolSize, "warm pool: most started idle sandboxes per language; languages are warm while in use (0: no pool)")
+	fs.Strings(&c.PoolLanguages, "pool-languages", "EXECBOX_POOL_LANGUAGES", d.PoolLanguages, "languages always kept warm with --pool-size idle sandboxes (others: while in use)")
+	fs.Int(&c.PoolTotal, "pool-total", "EXECBOX_POOL_TOTAL", d.PoolTotal, "most idle warm-pool sandboxes of all languages together (at least --pool-size per pinned language)")
+	fs.Duration(&c.PoolWindow, "pool-window", "EXECBOX_POOL_WINDOW", d.PoolWindow, "how long after its last job a language stays warm")
 	fs.String(&c.Runtime, "runtime", "EXECBOX_RUNTIME", d.Runtime, "OCI runtime of the sandboxes, e.g. runsc (default: Docker's)")
 	fs.Bool(&c.Pull, "pull", "EXECBOX_PULL", d.Pull, "pull missing images at start (otherwise on first use)")
 	fs.Duration(&c.PullTimeout, "pull-timeout", "EXECBOX_PULL_TIMEOUT", d.PullTimeout, "longest image pull")
@@ -147,6 +158,12 @@ func (c Config) Validate() error {
 	}
 	if c.PoolSize < 0 || c.PoolSize > 64 {
 		errs = append(errs, fmt.Errorf("--pool-size %d: want 0 to 64", c.PoolSize))
+	}
+	if c.PoolTotal < 0 || c.PoolTotal > 256 {
+		errs = append(errs, fmt.Errorf("--pool-total %d: want 1 to 256 (0 for the default)", c.PoolTotal))
+	}
+	if c.PoolWindow < 0 {
+		errs = append(errs, fmt.Errorf("--pool-window %v: must not be negative", c.PoolWindow))
 	}
 	if c.CPUs < 0 || c.CPUs > 64 {
 		errs = append(errs, fmt.Errorf("--cpus %v: want a positive number up to 64", c.CPUs))
@@ -179,6 +196,14 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Slots <= 0 {
 		c.Slots = d.Slots
+	}
+	if c.PoolTotal <= 0 {
+		c.PoolTotal = d.PoolTotal
+	}
+	// Pinned languages always fit.
+	c.PoolTotal = max(c.PoolTotal, c.PoolSize*len(c.PoolLanguages))
+	if c.PoolWindow <= 0 {
+		c.PoolWindow = d.PoolWindow
 	}
 	def(&c.WorkDirBytes, d.WorkDirBytes)
 	def(&c.TmpBytes, d.TmpBytes)
@@ -222,6 +247,9 @@ type Driver struct {
 	running map[string]context.CancelCauseFunc
 	pools   map[string]*pool
 
+	demand   *demand
+	poolKick chan struct{}
+
 	removals sync.WaitGroup
 	started  chan struct{}
 	// startErr is why the last start attempt failed (Docker unreachable),
@@ -240,16 +268,18 @@ func New(dc client.APIClient, cfg Config, log *slog.Logger) (*Driver, error) {
 		return nil, err
 	}
 	d := &Driver{
-		cfg:     cfg,
-		docker:  dc,
-		log:     log,
-		metrics: newMetrics(),
-		slots:   make(chan struct{}, cfg.Slots),
-		running: map[string]context.CancelCauseFunc{},
-		pools:   map[string]*pool{},
-		started: make(chan struct{}),
-		closed:  make(chan struct{}),
-		rng:     rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))),
+		cfg:      cfg,
+		docker:   dc,
+		log:      log,
+		metrics:  newMetrics(),
+		slots:    make(chan struct{}, cfg.Slots),
+		running:  map[string]context.CancelCauseFunc{},
+		pools:    map[string]*pool{},
+		demand:   newDemand(cfg.PoolWindow / 4),
+		poolKick: make(chan struct{}, 1),
+		started:  make(chan struct{}),
+		closed:   make(chan struct{}),
+		rng:      rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid()))),
 	}
 	d.images = newImages(dc, log, d.metrics, cfg.PullTimeout)
 	d.agent = newAgentVolume(dc, log, cfg.AgentBinary, cfg.Instance, func(vol string) *container.HostConfig {
@@ -292,14 +322,8 @@ func (d *Driver) Run(ctx context.Context) error {
 	poolCtx, stopPools := context.WithCancel(ctx)
 	var poolsDone sync.WaitGroup
 	if d.cfg.PoolSize > 0 {
-		for _, l := range d.poolLanguages(ctx) {
-			p := newPool(d, l)
-			d.mu.Lock()
-			d.pools[l.ID] = p
-			d.mu.Unlock()
-			poolsDone.Add(1)
-			go func() { defer poolsDone.Done(); p.run(poolCtx) }()
-		}
+		poolsDone.Add(1)
+		go func() { defer poolsDone.Done(); d.runPools(poolCtx) }()
 	}
 	close(d.started)
 	d.log.Info("sandbox driver ready", "instance", d.cfg.Instance, "slots", d.cfg.Slots,
@@ -330,23 +354,6 @@ func (d *Driver) prepare(ctx context.Context) error {
 		d.log.Warn("no sandbox image is present yet; the agent volume will be filled after the first pull")
 	}
 	return nil
-}
-
-func (d *Driver) poolLanguages(ctx context.Context) []catalog.Language {
-	want := map[string]bool{}
-	for _, id := range d.cfg.PoolLanguages {
-		want[id] = true
-	}
-	var out []catalog.Language
-	for _, l := range d.cfg.Catalog.All() {
-		if len(want) > 0 && !want[l.ID] {
-			continue
-		}
-		if d.images.present(ctx, l.Image) {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // Ready reports whether the driver can run jobs now.
@@ -435,6 +442,10 @@ func (d *Driver) execute(ctx context.Context, j job.Job) job.Result {
 	case <-d.started:
 	case <-ctx.Done():
 		return res
+	}
+	if d.cfg.PoolSize > 0 {
+		d.demand.observe(lang.ID, time.Now())
+		d.kickPools()
 	}
 	spec, need, err := d.buildSpec(lang, j.Request)
 	if err != nil {
