@@ -10,6 +10,6 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Run the project's benchmarks (ratios against a baseline from the same run)",
 	}
-	c.AddCommand(newBenchExecutorCmd(g), newBenchQueueCmd(g), newBenchStorageCmd(g), newBenchE2ECmd(g))
+	c.AddCommand(newBenchExecutorCmd(g), newBenchQueueCmd(g), newBenchStorageCmd(g), newBenchE2ECmd(g), newBenchLanguagesCmd(g))
 	return c
 }

@@ -49,7 +49,7 @@ the host network, then committed; each build logs to CACHE-DIR/logs.`,
 	fs.String(&b.CacheDir, "cache-dir", "EXECBOX_CACHE_DIR", runtimes.DefaultCacheDir, "cache of base tarballs, downloaded packages and build logs")
 	fs.String(&b.Mirror, "mirror", "EXECBOX_DEBIAN_MIRROR", "", "Debian archive URI (default: the host's apt sources)")
 	fs.Int(&b.Parallel, "parallel", "EXECBOX_IMAGES_PARALLEL", 3, "images built at once")
-	fs.Bool(&b.Force, "force", "", false, "rebuild images that are current")
+	fs.Bool(&b.Force, "force", "EXECBOX_IMAGES_FORCE", false, "rebuild images that are current")
 	fs.String(&runtimesFile, "runtimes", "EXECBOX_RUNTIMES", "", "language catalog file whose languages' images to build (default: the embedded catalog)")
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := fs.Err(); err != nil {
