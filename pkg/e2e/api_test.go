@@ -281,7 +281,7 @@ func apiSuite(t *testing.T, base string) {
 			body  any
 			field string
 		}{
-			{"unknown language", map[string]any{"language": "cobol", "source": "x"}, "language"},
+			{"unknown language", map[string]any{"language": "brainfuck", "source": "x"}, "language"},
 			{"empty source", map[string]any{"language": "python", "source": ""}, "source"},
 			{"unknown field", map[string]any{"language": "python", "source": "x", "sauce": 1}, "sauce"},
 			{"limit above maximum", map[string]any{"language": "python", "source": "x", "limits": map[string]any{"memory_kb": 1 << 40}}, "limits.memory_kb"},

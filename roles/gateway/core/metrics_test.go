@@ -20,7 +20,7 @@ func TestMetrics(t *testing.T) {
 	reg := srv.Registry()
 	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", map[string]any{"language": "python", "source": "1"}), 201)
 	gatewaytest.WantStatus(t, b.Do(t, "POST", "/submissions", map[string]any{"language_id": 50, "source_code": "int main(){}"}), 201)
-	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", map[string]any{"language": "cobol", "source": "1"}), 400)
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", map[string]any{"language": "brainfuck", "source": "1"}), 400)
 	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", `{"language":`), 429)
 	for _, tc := range []struct {
 		name   string

@@ -37,7 +37,7 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 		field       string // the field the problem must name, if any
 	}{
 		{name: "missing language", body: `{` + src + `}`, status: 400, field: "language"},
-		{name: "unknown language", body: `{"language":"cobol",` + src + `}`, status: 400, field: "language"},
+		{name: "unknown language", body: `{"language":"brainfuck",` + src + `}`, status: 400, field: "language"},
 		{name: "unknown version", body: `{` + py + `,"version":"2.7",` + src + `}`, status: 400, field: "version"},
 		{name: "empty source", body: `{` + py + `,"source":"  "}`, status: 400, field: "source"},
 		{name: "no source", body: `{` + py + `}`, status: 400, field: "source"},
@@ -316,7 +316,7 @@ func TestBatch(t *testing.T) {
 	t.Parallel()
 	b := gatewaytest.Setup(t, func(c *gateway.Config, _ *gateway.Deps) { c.MaxBatch = 3 })
 	ok := map[string]any{"language": "python", "source": "1"}
-	bad := map[string]any{"language": "cobol", "source": "1"}
+	bad := map[string]any{"language": "brainfuck", "source": "1"}
 	resp := b.Do(t, "POST", "/v1/submissions/batch", map[string]any{"submissions": []any{ok, bad, ok}})
 	gatewaytest.WantStatus(t, resp, 200)
 	var out native.BatchResponse
