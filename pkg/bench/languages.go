@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -63,8 +62,9 @@ func Languages(ctx context.Context, dc client.APIClient, opt LanguagesOptions, o
 		}
 	}
 	fmt.Fprintf(out, "language benchmark: hello world, %d iterations per mode, medians; docker run = the same image writing, compiling and running the same program\n", opt.Iterations)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "language\timage MB\tdocker run\tcold\tcold/docker\twarm\twarm/docker\tcompile\t")
+	// A Markdown table, one row as soon as a language is done.
+	fmt.Fprintln(out, "| language | image MB | docker run | cold | cold/docker | warm | warm/docker | compile |")
+	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	var samples []LanguageSample
 	for _, id := range ids {
 		l, ok := opt.Catalog.Lookup(id, "")
@@ -80,11 +80,10 @@ func Languages(ctx context.Context, dc client.APIClient, opt LanguagesOptions, o
 		if s.Compile > 0 {
 			compile = ms(s.Compile)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.2fx\t%s\t%.2fx\t%s\t\n", s.ID, s.ImageBytes>>20, ms(s.Docker),
+		fmt.Fprintf(out, "| %s | %d | %s | %s | %.2fx | %s | %.2fx | %s |\n", s.ID, s.ImageBytes>>20, ms(s.Docker),
 			ms(s.Cold), ratio(s.Cold, s.Docker), ms(s.Warm), ratio(s.Warm, s.Docker), compile)
-		tw.Flush()
 	}
-	return samples, tw.Flush()
+	return samples, nil
 }
 
 func ratio(a, b time.Duration) float64 {
