@@ -44,13 +44,9 @@ image's packages are installed with apt-get in a container from the base on
 the host network, then committed; each build logs to CACHE-DIR/logs.`,
 	}
 	fs := flagenv.New(c.Flags())
-	fs.String(&b.Base, "base", "EXECBOX_IMAGES_BASE", runtimes.BaseAuto, "where the base image comes from: auto, pull or mmdebstrap")
-	fs.String(&b.BaseFrom, "base-from", "EXECBOX_IMAGES_BASE_FROM", runtimes.DefaultBaseFrom, "registry image the base is made from with --base pull")
-	fs.String(&b.CacheDir, "cache-dir", "EXECBOX_CACHE_DIR", runtimes.DefaultCacheDir, "cache of base tarballs, downloaded packages and build logs")
-	fs.String(&b.Mirror, "mirror", "EXECBOX_DEBIAN_MIRROR", "", "Debian archive URI (default: the host's apt sources)")
-	fs.Int(&b.Parallel, "parallel", "EXECBOX_IMAGES_PARALLEL", 3, "images built at once")
-	fs.Bool(&b.Force, "force", "EXECBOX_IMAGES_FORCE", false, "rebuild images that are current")
-	fs.String(&runtimesFile, "runtimes", "EXECBOX_RUNTIMES", "", "language catalog file whose languages' images to build (default: the embedded catalog)")
+	b.BuildConfig = runtimes.DefaultBuildConfig()
+	b.RegisterFlags(fs)
+	catalog.RegisterFlags(fs, &runtimesFile)
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := fs.Err(); err != nil {
 			return err

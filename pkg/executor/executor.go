@@ -43,8 +43,8 @@ type Executor interface {
 // LanguageStatus is one configured language as an executor sees it: its
 // image present or not and its idle warm-pool sandboxes.
 type LanguageStatus struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
 	Version string `json:"version"`
 	// ImageVersion is the version the image recorded when it was built
 	// (empty for images that do not say); Version is it when set.

@@ -3,6 +3,7 @@ package runtimes
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,8 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/execbox/app/pkg/flagenv"
 )
 
 // Base sources.
@@ -41,12 +44,8 @@ const DefaultBaseFrom = "debian:" + Suite + "-slim"
 // DefaultCacheDir keeps base tarballs, downloaded packages and build logs.
 const DefaultCacheDir = "/var/cache/execbox"
 
-// Builder builds runtime images from their recipes through the Docker
-// Engine API.
-type Builder struct {
-	Docker client.APIClient
-	// Progress receives one line per step and image (required).
-	Progress io.Writer
+// BuildConfig are the builder's settings.
+type BuildConfig struct {
 	// CacheDir holds rootfs/ (base tarballs), apt/<image>/ (downloaded
 	// packages and lists, mounted into build containers, never committed)
 	// and logs/<image>.log.
@@ -60,10 +59,36 @@ type Builder struct {
 	// BasePull pulls.
 	Base     string
 	BaseFrom string
-	// Parallel is how many images build at once (default 3).
+	// Parallel is how many images build at once.
 	Parallel int
 	// Force rebuilds images that are current.
 	Force bool
+}
+
+// DefaultBuildConfig returns the defaults, which the flags show and Build
+// fills zero fields from.
+func DefaultBuildConfig() BuildConfig {
+	return BuildConfig{CacheDir: DefaultCacheDir, Base: BaseAuto, BaseFrom: DefaultBaseFrom, Parallel: 3}
+}
+
+// RegisterFlags binds the builder's settings (app images build) to c.
+func (c *BuildConfig) RegisterFlags(fs *flagenv.Set) {
+	d := DefaultBuildConfig()
+	fs.String(&c.Base, "base", "EXECBOX_IMAGES_BASE", d.Base, "where the base image comes from: auto (pull, else mmdebstrap), pull or mmdebstrap")
+	fs.String(&c.BaseFrom, "base-from", "EXECBOX_IMAGES_BASE_FROM", d.BaseFrom, "registry image the base is made from with --base pull")
+	fs.String(&c.CacheDir, "cache-dir", "EXECBOX_CACHE_DIR", d.CacheDir, "cache of base tarballs, downloaded packages and build logs")
+	fs.String(&c.Mirror, "mirror", "EXECBOX_DEBIAN_MIRROR", d.Mirror, "Debian archive URI (default: the host's apt sources)")
+	fs.Int(&c.Parallel, "parallel", "EXECBOX_IMAGES_PARALLEL", d.Parallel, "images built at once")
+	fs.Bool(&c.Force, "force", "EXECBOX_IMAGES_FORCE", d.Force, "rebuild images that are current")
+}
+
+// Builder builds runtime images from their recipes through the Docker
+// Engine API.
+type Builder struct {
+	BuildConfig
+	Docker client.APIClient
+	// Progress receives one line per step and image (required).
+	Progress io.Writer
 
 	mu sync.Mutex // serializes Progress lines
 }
@@ -87,14 +112,12 @@ func (b *Builder) progress(format string, args ...any) {
 // Build makes the base, then the recipes' images in parallel. It returns one
 // outcome per recipe and an error naming every image that failed.
 func (b *Builder) Build(ctx context.Context, recipes []Recipe) ([]Outcome, error) {
-	if b.CacheDir == "" {
-		b.CacheDir = DefaultCacheDir
-	}
+	d := DefaultBuildConfig()
+	b.CacheDir = cmp.Or(b.CacheDir, d.CacheDir)
+	b.BaseFrom = cmp.Or(b.BaseFrom, d.BaseFrom)
+	b.Base = cmp.Or(b.Base, d.Base)
 	if b.Parallel <= 0 {
-		b.Parallel = 3
-	}
-	if b.BaseFrom == "" {
-		b.BaseFrom = DefaultBaseFrom
+		b.Parallel = d.Parallel
 	}
 	for _, d := range []string{"rootfs", "apt", "logs"} {
 		if err := os.MkdirAll(filepath.Join(b.CacheDir, d), 0o755); err != nil {
@@ -165,7 +188,7 @@ func ExistingBaseHash(ctx context.Context, dc client.APIClient) (string, bool) {
 func (b *Builder) buildBase(ctx context.Context) (string, error) {
 	source := b.Base
 	switch source {
-	case "", BaseAuto:
+	case BaseAuto:
 		// A present base of either kind is kept unless forced.
 		if h, ok := ExistingBaseHash(ctx, b.Docker); ok && !b.Force &&
 			(h == BaseHash(BasePull, b.BaseFrom) || h == BaseHash(BaseMmdebstrap, "")) {
