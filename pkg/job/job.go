@@ -63,17 +63,20 @@ func (p Priority) Valid() bool {
 // Request is what a client asks execbox to run. It is validated by the
 // gateway; every other role may assume it is well formed.
 type Request struct {
-	Language    string            `json:"language"`
-	Version     string            `json:"version,omitempty"`
-	Files       []File            `json:"files"`
-	Stdin       string            `json:"stdin,omitempty"`
-	Args        []string          `json:"args,omitempty"`
-	CompileArgs []string          `json:"compile_args,omitempty"`
-	Tests       []TestCase        `json:"tests,omitempty"`
-	Limits      Limits            `json:"limits"`
-	CallbackURL string            `json:"callback_url,omitempty"`
-	Priority    Priority          `json:"priority,omitempty"`
-	Metadata    map[string]string `json:"metadata,omitempty"`
+	Language    string     `json:"language"`
+	Version     string     `json:"version,omitempty"`
+	Files       []File     `json:"files"`
+	Stdin       string     `json:"stdin,omitempty"`
+	Args        []string   `json:"args,omitempty"`
+	CompileArgs []string   `json:"compile_args,omitempty"`
+	Tests       []TestCase `json:"tests,omitempty"`
+	Limits      Limits     `json:"limits"`
+	// CompileLimits override the language's compile-step limits (each
+	// field that is set); the run step's limits never apply to compiling.
+	CompileLimits Limits            `json:"compile_limits,omitzero"`
+	CallbackURL   string            `json:"callback_url,omitempty"`
+	Priority      Priority          `json:"priority,omitempty"`
+	Metadata      map[string]string `json:"metadata,omitempty"`
 	// Set by the gateway, never by the client.
 	APIKeyID       string `json:"api_key_id,omitempty"`
 	IdempotencyKey string `json:"idempotency_key,omitempty"`

@@ -41,7 +41,7 @@ func (d *Driver) buildSpec(lang catalog.Language, req job.Request) (agent.Spec, 
 		if cl == (job.Limits{}) {
 			cl = lang.Limits
 		}
-		cl = d.clamp(merge(cl, lang.Limits))
+		cl = d.clamp(merge(req.CompileLimits, merge(cl, lang.Limits)))
 		spec.Compile = &agent.Command{Argv: append(expand(lang.Compile, main), req.CompileArgs...), Limits: cl}
 		n.memoryKB = max(n.memoryKB, cl.MemoryKB)
 		n.processes = max(n.processes, cl.Processes)

@@ -53,9 +53,11 @@ type Input struct {
 	// ExpectedOutput is one test case with Stdin; give it or Tests.
 	ExpectedOutput *string
 	Limits         *job.Limits
-	CallbackURL    string
-	Priority       string
-	Metadata       map[string]string
+	// CompileLimits bound the compile step (each field that is set).
+	CompileLimits *job.Limits
+	CallbackURL   string
+	Priority      string
+	Metadata      map[string]string
 	// IdempotencyKey is the client's Idempotency-Key header.
 	IdempotencyKey string
 	// Compat is kept with the request for the API that made it.
@@ -156,23 +158,11 @@ func (s *Service) Validate(ctx context.Context, c Caller, in Input) (job.Request
 	// Limits.
 	if in.Limits != nil {
 		out.Limits = *in.Limits
-		for _, l := range []struct {
-			field    string
-			val, max int64
-		}{
-			{"limits.cpu_time_ms", in.Limits.CPUTimeMs, cfg.MaxLimits.CPUTimeMs},
-			{"limits.wall_time_ms", in.Limits.WallTimeMs, cfg.MaxLimits.WallTimeMs},
-			{"limits.memory_kb", in.Limits.MemoryKB, cfg.MaxLimits.MemoryKB},
-			{"limits.processes", in.Limits.Processes, cfg.MaxLimits.Processes},
-			{"limits.output_bytes", in.Limits.OutputBytes, cfg.MaxLimits.OutputBytes},
-		} {
-			switch {
-			case l.val < 0:
-				errs.Add(l.field, "must not be negative")
-			case l.val > l.max:
-				errs.Add(l.field, "is %d, at most %d allowed", l.val, l.max)
-			}
-		}
+		validateLimits("limits", *in.Limits, cfg.MaxLimits, &errs)
+	}
+	if in.CompileLimits != nil {
+		out.CompileLimits = *in.CompileLimits
+		validateLimits("compile_limits", *in.CompileLimits, cfg.MaxLimits, &errs)
 	}
 
 	// Delivery options.
@@ -329,4 +319,25 @@ func (s *Service) checkCallbackURL(ctx context.Context, raw string) error {
 		return fmt.Errorf("must not carry credentials")
 	}
 	return s.cb.guard.checkHost(ctx, u.Hostname())
+}
+
+// validateLimits checks each limit of l against max, naming it under prefix.
+func validateLimits(prefix string, l, max job.Limits, errs *FieldErrors) {
+	for _, f := range []struct {
+		field    string
+		val, max int64
+	}{
+		{"cpu_time_ms", l.CPUTimeMs, max.CPUTimeMs},
+		{"wall_time_ms", l.WallTimeMs, max.WallTimeMs},
+		{"memory_kb", l.MemoryKB, max.MemoryKB},
+		{"processes", l.Processes, max.Processes},
+		{"output_bytes", l.OutputBytes, max.OutputBytes},
+	} {
+		switch {
+		case f.val < 0:
+			errs.Add(prefix+"."+f.field, "must not be negative")
+		case f.val > f.max:
+			errs.Add(prefix+"."+f.field, "is %d, at most %d allowed", f.val, f.max)
+		}
+	}
 }

@@ -22,6 +22,7 @@ func toInput(in SubmissionRequest, idemKey string) core.Input {
 		Tests:          in.Tests,
 		ExpectedOutput: in.ExpectedOutput,
 		Limits:         in.Limits,
+		CompileLimits:  in.CompileLimits,
 		CallbackURL:    in.CallbackURL,
 		Priority:       in.Priority,
 		Metadata:       in.Metadata,

@@ -54,6 +54,8 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 		{name: "cpu limit above maximum", body: `{` + py + `,` + src + `,"limits":{"cpu_time_ms":5001}}`, status: 400, field: "limits.cpu_time_ms"},
 		{name: "memory limit above maximum", body: `{` + py + `,` + src + `,"limits":{"memory_kb":99999999}}`, status: 400, field: "limits.memory_kb"},
 		{name: "negative limit", body: `{` + py + `,` + src + `,"limits":{"wall_time_ms":-1}}`, status: 400, field: "limits.wall_time_ms"},
+		{name: "compile limit above maximum", body: `{` + py + `,` + src + `,"compile_limits":{"cpu_time_ms":5001}}`, status: 400, field: "compile_limits.cpu_time_ms"},
+		{name: "negative compile limit", body: `{` + py + `,` + src + `,"compile_limits":{"memory_kb":-1}}`, status: 400, field: "compile_limits.memory_kb"},
 		{name: "unknown field", body: `{` + py + `,` + src + `,"sourcecode":"x"}`, status: 400, field: "sourcecode"},
 		{name: "wrong field type", body: `{"language":7,` + src + `}`, status: 400, field: "language"},
 		{name: "malformed JSON", body: `{` + py + `,`, status: 400},

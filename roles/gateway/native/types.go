@@ -34,6 +34,7 @@ type SubmissionRequest struct {
 	Tests          []job.TestCase    `json:"tests,omitempty" doc:"Test cases: the program runs once per case (compiled once)."`
 	ExpectedOutput *string           `json:"expected_output,omitempty" doc:"Shortcut for one test case with stdin and this expected output."`
 	Limits         *job.Limits       `json:"limits,omitempty" doc:"Run limits; each at most the server's maximum."`
+	CompileLimits  *job.Limits       `json:"compile_limits,omitempty" doc:"Compile-step limits (compiled languages); each at most the server's maximum."`
 	CallbackURL    string            `json:"callback_url,omitempty" doc:"http(s) URL that receives the final submission as a POST with a JSON body."`
 	Priority       string            `json:"priority,omitempty" enum:"high,normal,low" doc:"Queue priority (default normal)."`
 	Metadata       map[string]string `json:"metadata,omitempty" doc:"Client data kept with the submission."`

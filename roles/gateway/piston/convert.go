@@ -6,40 +6,35 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/roles/gateway/core"
 )
 
-// toInput converts a Piston request to the core's input, and names the
-// runtime (language and version) the answer reports.
-func (a *API) toInput(in Request) (core.Input, string, string, []httpx.FieldError) {
-	var errs core.FieldErrors
+// toInput converts a parsed Piston request to the core's input, and names
+// the runtime (language and version) the answer reports. It answers
+// Piston's message for the first invalid field, "" when none is.
+func (a *API) toInput(in Request) (core.Input, string, string, string) {
 	out := core.Input{Stdin: in.Stdin, Args: in.Args, Compat: job.Compat{API: apiName}}
-	var lang, ver string
-	switch l, ok := a.svc.Catalog().ByPiston(in.Language, in.Version); {
-	case in.Language == "":
-		errs.Add("language", "is required")
-	case in.Version == "":
-		errs.Add("version", "is required (use * for any)")
-	case !ok:
-		errs.Add("language", "%s-%s runtime is unknown", in.Language, in.Version)
-	default:
-		out.Language = l.ID
-		lang, ver = l.Piston.Language, l.Piston.Version
-		if lang == "" {
-			lang, ver = l.ID, l.Version
-		}
+	l, ok := findRuntime(a.svc.Catalog(), in.Language, in.Version)
+	if !ok {
+		return out, "", "", fmt.Sprintf("%s-%s runtime is unknown", in.Language, in.Version)
 	}
-	if len(in.Files) == 0 {
-		errs.Add("files", "is required")
+	out.Language = l.ID
+	lang, ver := l.Piston.Language, l.Piston.Version
+	if lang == "" {
+		lang, ver = l.ID, l.Version
 	}
+	utf8 := false
 	for i, f := range in.Files {
 		fi := job.File{Name: f.Name, Content: f.Content, Encoding: job.Encoding(f.Encoding)}
-		if f.Encoding == "hex" {
+		switch f.Encoding {
+		case "", "utf8":
+			utf8 = true
+			fi.Encoding = ""
+		case "hex":
 			b, err := hex.DecodeString(f.Content)
 			if err != nil {
-				errs.Add(fmt.Sprintf("files[%d].content", i), "is not valid hex")
+				return out, lang, ver, fmt.Sprintf("files[%d].content is not valid hex", i)
 			}
 			fi.Content, fi.Encoding = base64.StdEncoding.EncodeToString(b), job.EncodingBase64
 		}
@@ -49,12 +44,41 @@ func (a *API) toInput(in Request) (core.Input, string, string, []httpx.FieldErro
 		}
 		out.Files = append(out.Files, fi)
 	}
-	lim := &job.Limits{WallTimeMs: in.RunTimeout, CPUTimeMs: in.RunCPUTime}
-	if in.RunMemoryLimit > 0 {
-		lim.MemoryKB = (in.RunMemoryLimit + 1023) / 1024
+	if !utf8 {
+		return out, lang, ver, "files must include at least one utf8 encoded file"
 	}
-	out.Limits = lim
-	return out, lang, ver, errs
+	max := a.svc.Config().MaxLimits
+	run, compile := &job.Limits{}, &job.Limits{}
+	for _, c := range []struct {
+		name      string
+		val       int64
+		max       int64
+		dst       *int64
+		kb, minus bool
+	}{
+		{"compile_memory_limit", in.CompileMemoryLimit, max.MemoryKB * 1024, &compile.MemoryKB, true, true},
+		{"run_memory_limit", in.RunMemoryLimit, max.MemoryKB * 1024, &run.MemoryKB, true, true},
+		{"compile_timeout", in.CompileTimeout, max.WallTimeMs, &compile.WallTimeMs, false, false},
+		{"run_timeout", in.RunTimeout, max.WallTimeMs, &run.WallTimeMs, false, false},
+		{"compile_cpu_time", in.CompileCPUTime, max.CPUTimeMs, &compile.CPUTimeMs, false, false},
+		{"run_cpu_time", in.RunCPUTime, max.CPUTimeMs, &run.CPUTimeMs, false, false},
+	} {
+		switch {
+		case c.val == 0, c.val == -1 && c.minus:
+			// 0 keeps the default as in Piston; -1 is Piston's "no memory
+			// limit", which here is the language's default.
+		case c.val > c.max:
+			return out, lang, ver, fmt.Sprintf("%s cannot exceed the configured limit of %d", c.name, c.max)
+		case c.val < 0:
+			return out, lang, ver, fmt.Sprintf("%s must be non-negative", c.name)
+		case c.kb:
+			*c.dst = (c.val + 1023) / 1024
+		default:
+			*c.dst = c.val
+		}
+	}
+	out.Limits, out.CompileLimits = run, compile
+	return out, lang, ver, ""
 }
 
 // toResponse renders a final submission in Piston's shape.
@@ -71,10 +95,9 @@ func toResponse(s job.Submission, lang, ver string) Response {
 	switch run := core.MainRun(res); {
 	case run != nil:
 		out.Run = toStage(*run)
-	case s.Status == job.StatusCompilationError:
-		// Piston reports a run stage that never ran.
-		msg := "compilation failed"
-		out.Run = Stage{Message: &msg, Status: ptr("XX")}
+	case s.Status == job.StatusCompilationError && out.Compile != nil:
+		// Piston answers a run that never started with the compile stage.
+		out.Run = *out.Compile
 	default:
 		msg := res.Message
 		if msg == "" {

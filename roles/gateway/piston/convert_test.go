@@ -11,7 +11,7 @@ func TestStages(t *testing.T) {
 	// A compile error reports the compile stage.
 	out := toResponse(job.Submission{Status: job.StatusCompilationError, Result: &job.Result{Status: job.StatusCompilationError,
 		Compile: &job.Step{Verdict: job.StatusCompilationError, Stderr: job.NewOutput([]byte("error: x"), false), ExitCode: 1}}}, "c", "12")
-	if out.Compile == nil || out.Compile.Stderr != "error: x" || *out.Compile.Status != "RE" || out.Run.Status == nil {
+	if out.Compile == nil || out.Compile.Stderr != "error: x" || *out.Compile.Status != "RE" || out.Run != *out.Compile {
 		t.Fatalf("compile error %+v", out)
 	}
 	out = toResponse(job.Submission{Status: job.StatusTimeLimit, Result: &job.Result{Status: job.StatusTimeLimit,

@@ -2,7 +2,9 @@ package piston
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -34,6 +36,8 @@ func (a *API) Routes() []core.Route {
 			Request: Request{}, Responses: map[int]any{200: Response{}}, Handle: a.handleExecute},
 		{Method: "GET", Path: "/api/v2/runtimes", Tag: "piston", Summary: "List runtimes (Piston v2)",
 			Responses: map[int]any{200: []Runtime{}}, Handle: a.handleRuntimes},
+		{Method: "GET", Path: "/api/v2/packages", Tag: "piston", Summary: "List installed packages (Piston v2)",
+			Responses: map[int]any{200: []Package{}}, Handle: a.handlePackages},
 	}
 }
 
@@ -56,30 +60,50 @@ func (a *API) handleExecute(w http.ResponseWriter, req *http.Request) {
 	if !a.svc.Allow(w, req, api, 1) {
 		return
 	}
-	var in Request
-	if !a.svc.DecodeLenient(w, req, &in, api) {
+	if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt == "text/plain" {
+		// The npm piston-client posts its JSON as a string body, which
+		// fetch labels text/plain. The body must still be JSON.
+		req = req.Clone(req.Context())
+		req.Header.Del("Content-Type")
+	}
+	var raw json.RawMessage
+	if !a.svc.Decode(w, req, &raw, api) {
 		return
 	}
-	input, lang, ver, errs := a.toInput(in)
+	in, msg := parseRequest(raw)
+	var input core.Input
+	var lang, ver string
+	if msg == "" {
+		input, lang, ver, msg = a.toInput(in)
+	}
 	c := core.CallerFrom(req.Context())
-	if len(errs) == 0 {
-		jr, verrs := a.svc.Validate(req.Context(), c, input)
-		if len(verrs) > 0 {
-			errs = append(errs, verrs...)
-		} else {
+	if msg == "" {
+		jr, errs := a.svc.Validate(req.Context(), c, input)
+		if len(errs) == 0 {
 			a.run(w, req, c, jr, lang, ver)
 			return
 		}
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Field + ": " + e.Message
+		}
+		msg = strings.Join(msgs, "; ")
 	}
 	a.svc.Reject("invalid_request")
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Field + ": " + e.Message
-		if e.Field == "language" {
-			msgs[i] = e.Message
+	httpx.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": msg})
+}
+
+// handlePackages lists the installed runtimes as Piston's package list.
+// Packages cannot be installed or removed through the API: the images are
+// built by the operator.
+func (a *API) handlePackages(w http.ResponseWriter, _ *http.Request) {
+	out := []Package{}
+	for _, l := range a.svc.Catalog().All() {
+		if l.Piston.Language != "" {
+			out = append(out, Package{Language: l.Piston.Language, LanguageVersion: l.Piston.Version, Installed: true})
 		}
 	}
-	httpx.WriteJSON(w, http.StatusBadRequest, map[string]string{"message": strings.Join(msgs, "; ")})
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 func (a *API) run(w http.ResponseWriter, req *http.Request, c core.Caller, jr job.Request, lang, ver string) {

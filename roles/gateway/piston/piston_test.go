@@ -21,7 +21,7 @@ func TestPistonExecute(t *testing.T) {
 				Stderr: job.NewOutput([]byte("err\n"), false), ExitCode: 3, CPUTimeMs: 5, WallTimeMs: 9, MemoryKB: 100}})
 	})
 	resp := b.Do(t, "POST", "/api/v2/execute", map[string]any{
-		"language": "py", "version": "3.x-ignored-by-star", "files": []any{}, "stdin": "",
+		"language": "py", "version": "4.x", "files": []any{}, "stdin": "",
 	})
 	gatewaytest.WantStatus(t, resp, http.StatusBadRequest)
 	var msg map[string]string
@@ -48,7 +48,7 @@ func TestPistonExecute(t *testing.T) {
 	}
 	req := b.Q.Last()
 	if req.Files[0].Name != "main.py" || req.Files[1].Encoding != job.EncodingBase64 || req.Limits.WallTimeMs != 3000 ||
-		req.Limits.MemoryKB != 64<<10 || req.Stdin != "in" {
+		req.Limits.MemoryKB != 64<<10 || req.Stdin != "in" || req.CompileLimits.WallTimeMs != 10000 {
 		t.Fatalf("queued %+v", req)
 	}
 	if c, _ := req.Files[1].Bytes(); string(c) != "hi" {
@@ -87,5 +87,113 @@ func TestPistonRuntimesAndStages(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("runtimes %+v", rts)
+	}
+}
+
+// TestPistonRequestErrors walks Piston's documented request fields: each
+// invalid one is answered 400 with Piston's message naming it, never a Go
+// type or an internal limit name.
+func TestPistonRequestErrors(t *testing.T) {
+	t.Parallel()
+	b := gatewaytest.Setup(t, nil)
+	files := []map[string]any{{"content": "print(1)"}}
+	for _, tc := range []struct {
+		name string
+		body any
+		want string
+	}{
+		{"no language", map[string]any{"version": "*", "files": files}, "language is required as a string"},
+		{"language number", map[string]any{"language": 3, "version": "*", "files": files}, "language is required as a string"},
+		{"no version", map[string]any{"language": "python", "files": files}, "version is required as a string"},
+		{"files not array", map[string]any{"language": "python", "version": "*", "files": "x"}, "files is required as an array"},
+		{"content missing", map[string]any{"language": "python", "version": "*", "files": []map[string]any{{"name": "a"}}}, "files[0].content is required as a string"},
+		{"content number", map[string]any{"language": "python", "version": "*", "files": []map[string]any{{"content": 1}}}, "files[0].content is required as a string"},
+		{"bad encoding", map[string]any{"language": "python", "version": "*", "files": []map[string]any{{"content": "", "encoding": "rot13"}}}, "files[0].encoding must be utf8, base64 or hex"},
+		{"base64 only", map[string]any{"language": "python", "version": "*", "files": []map[string]any{{"content": "aGk=", "encoding": "base64"}}}, "files must include at least one utf8 encoded file"},
+		{"unknown runtime", map[string]any{"language": "python", "version": "2.x", "files": files}, "python-2.x runtime is unknown"},
+		{"bad range", map[string]any{"language": "python", "version": "!!", "files": files}, "python-!! runtime is unknown"},
+		{"args", map[string]any{"language": "python", "version": "*", "files": files, "args": []any{1}}, "args must be an array of strings"},
+		{"stdin", map[string]any{"language": "python", "version": "*", "files": files, "stdin": 5}, "stdin must be a string"},
+		{"timeout string", map[string]any{"language": "python", "version": "*", "files": files, "run_timeout": "5"}, "If specified, run_timeout must be a number"},
+		{"timeout fraction", map[string]any{"language": "python", "version": "*", "files": files, "run_timeout": 1.5}, "run_timeout must be a whole number"},
+		{"run timeout past", map[string]any{"language": "python", "version": "*", "files": files, "run_timeout": 30001}, "run_timeout cannot exceed the configured limit of 30000"},
+		{"compile timeout past", map[string]any{"language": "python", "version": "*", "files": files, "compile_timeout": 1 << 40}, "compile_timeout cannot exceed the configured limit of 30000"},
+		{"compile cpu past", map[string]any{"language": "python", "version": "*", "files": files, "compile_cpu_time": 15001}, "compile_cpu_time cannot exceed the configured limit of 15000"},
+		{"memory huge", map[string]any{"language": "python", "version": "*", "files": files, "run_memory_limit": 1e30}, "run_memory_limit cannot exceed the configured limit of 1073741824"},
+		{"memory past int64", `{"language": "python", "version": "*", "files": [{"content": ""}], "compile_memory_limit": 99999999999999999999999}`, "compile_memory_limit cannot exceed the configured limit of 1073741824"},
+		{"negative", map[string]any{"language": "python", "version": "*", "files": files, "run_cpu_time": -5}, "run_cpu_time must be non-negative"},
+		{"negative memory", map[string]any{"language": "python", "version": "*", "files": files, "run_memory_limit": -2}, "run_memory_limit must be non-negative"},
+		{"not json", "language=python", "invalid character"},
+		{"not an object", `[1]`, "request body must be a JSON object"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := b.Do(t, "POST", "/api/v2/execute", tc.body)
+			gatewaytest.WantStatus(t, resp, http.StatusBadRequest)
+			var msg map[string]string
+			gatewaytest.DecodeBody(t, resp, &msg)
+			if !strings.Contains(msg["message"], tc.want) {
+				t.Fatalf("message %q, want %q", msg["message"], tc.want)
+			}
+			for _, leak := range []string{"piston.", "[]", "limits.", "int64", "string"} {
+				if leak == "string" && strings.Contains(tc.want, "string") {
+					continue
+				}
+				if strings.Contains(msg["message"], leak) {
+					t.Fatalf("message %q leaks %q", msg["message"], leak)
+				}
+			}
+		})
+	}
+	if b.Q.Count() != 0 {
+		t.Fatalf("%d queued", b.Q.Count())
+	}
+}
+
+// TestPistonSemverAndContentType: Piston's version ranges pick the highest
+// match, and a JSON body labelled text/plain or unlabelled (what the npm
+// piston-client sends) is accepted while other media types are not.
+func TestPistonSemverAndContentType(t *testing.T) {
+	t.Parallel()
+	b := gatewaytest.Setup(t, nil)
+	b.Q.OnEnqueue(func(id string) {
+		b.Q.CompleteWith(id, job.Result{Status: job.StatusAccepted, Run: &job.Step{Verdict: job.StatusAccepted}})
+	})
+	var rts []piston.Runtime
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/api/v2/runtimes", nil), 200), &rts)
+	var pyVer string
+	for _, r := range rts {
+		if r.Language == "python" {
+			pyVer = r.Version
+		}
+	}
+	major := strings.SplitN(pyVer, ".", 2)[0]
+	minor := strings.Join(strings.SplitN(pyVer, ".", 3)[:2], ".")
+	for _, sel := range []string{"*", pyVer, major, major + ".x", minor + ".x", "^" + minor + ".0", "~" + minor, ">=" + major + ".0.0",
+		"<1 || " + major + ".x", ">=2.7 <" + major + "9"} {
+		resp := b.Do(t, "POST", "/api/v2/execute", map[string]any{"language": "python", "version": sel,
+			"files": []map[string]string{{"content": "print(1)"}}})
+		gatewaytest.WantStatus(t, resp, 200)
+		var out piston.Response
+		gatewaytest.DecodeBody(t, resp, &out)
+		if out.Language != "python" || out.Version != pyVer {
+			t.Errorf("version %q ran %s-%s", sel, out.Language, out.Version)
+		}
+	}
+	body := `{"language": "py", "version": "*", "files": [{"content": "print(1)"}]}`
+	for _, tc := range []struct {
+		ct   string
+		want int
+	}{
+		{"", 200}, {"text/plain;charset=UTF-8", 200}, {"application/json", 200},
+		{"application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},
+	} {
+		resp := b.Do(t, "POST", "/api/v2/execute", body, "Content-Type", tc.ct)
+		gatewaytest.WantStatus(t, resp, tc.want)
+		resp.Body.Close()
+	}
+	var pkgs []piston.Package
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/api/v2/packages", nil), 200), &pkgs)
+	if len(pkgs) != len(rts) || !pkgs[0].Installed || pkgs[0].LanguageVersion == "" {
+		t.Fatalf("packages %+v", pkgs)
 	}
 }

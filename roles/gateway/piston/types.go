@@ -4,10 +4,11 @@
 //
 // Piston runs synchronously, so execute waits (up to the configured
 // maximum; past it the submission is canceled and the answer is 504).
-// compile_timeout, compile_cpu_time and compile_memory_limit are accepted
-// and ignored: compile limits come from the language catalog. Piston's
-// "output" interleaves stdout and stderr; execbox captures them apart, so
-// output is stdout followed by stderr.
+// version is a semver range as in Piston (the highest match wins); the
+// compile_* and run_* limits bound each step, each at most the gateway's
+// maximum (400 past it, as Piston answers past its configured limits).
+// Piston's "output" interleaves stdout and stderr; execbox captures them
+// apart, so output is stdout followed by stderr.
 package piston
 
 // File is one file of a Piston request.
@@ -20,15 +21,15 @@ type File struct {
 // Request is the body of POST /api/v2/execute.
 type Request struct {
 	Language           string   `json:"language" validate:"required"`
-	Version            string   `json:"version" validate:"required" doc:"Version or * for any."`
+	Version            string   `json:"version" validate:"required" doc:"Semver range (3.x, ^3.10.0, >=3 || 2.7, *); the highest matching version runs."`
 	Files              []File   `json:"files" validate:"required" doc:"The first file is the entry point."`
 	Stdin              string   `json:"stdin,omitempty"`
 	Args               []string `json:"args,omitempty"`
-	CompileTimeout     int64    `json:"compile_timeout,omitempty" doc:"Ignored."`
+	CompileTimeout     int64    `json:"compile_timeout,omitempty" doc:"Compile wall time limit, ms."`
 	RunTimeout         int64    `json:"run_timeout,omitempty" doc:"Wall time limit, ms."`
-	CompileCPUTime     int64    `json:"compile_cpu_time,omitempty" doc:"Ignored."`
+	CompileCPUTime     int64    `json:"compile_cpu_time,omitempty" doc:"Compile CPU time limit, ms."`
 	RunCPUTime         int64    `json:"run_cpu_time,omitempty" doc:"CPU time limit, ms."`
-	CompileMemoryLimit int64    `json:"compile_memory_limit,omitempty" doc:"Ignored."`
+	CompileMemoryLimit int64    `json:"compile_memory_limit,omitempty" doc:"Compile memory limit, bytes; -1 for the default."`
 	RunMemoryLimit     int64    `json:"run_memory_limit,omitempty" doc:"Bytes; -1 for the default."`
 }
 
@@ -60,4 +61,11 @@ type Runtime struct {
 	Version  string   `json:"version"`
 	Aliases  []string `json:"aliases"`
 	Runtime  string   `json:"runtime,omitempty"`
+}
+
+// Package is an entry of GET /api/v2/packages.
+type Package struct {
+	Language        string `json:"language"`
+	LanguageVersion string `json:"language_version"`
+	Installed       bool   `json:"installed"`
 }
