@@ -93,6 +93,8 @@ ensure_packages() {
 	command -v flock >/dev/null || missing+=(util-linux)
 	command -v sha256sum >/dev/null || missing+=(coreutils)
 	command -v curl >/dev/null || missing+=(curl) # the README examples test runs curl
+	command -v node >/dev/null || missing+=(nodejs) # the Piston client test runs the npm piston-client
+	command -v npm >/dev/null || missing+=(npm)
 	if [[ ${#missing[@]} -gt 0 ]]; then
 		# de-duplicate, keep order
 		local -A seen=()
@@ -104,6 +106,22 @@ ensure_packages() {
 		done
 		apt_install "${uniq[@]}"
 	fi
+}
+
+# EXECBOX_PISTON_CLIENT_DIR holds the npm piston-client package, as its
+# users install it, for pkg/e2e's TestPistonClient.
+EXECBOX_PISTON_CLIENT_VERSION=1.0.2
+EXECBOX_PISTON_CLIENT_DIR=${EXECBOX_PISTON_CLIENT_DIR:-$EXECBOX_CACHE_DIR/npm/piston-client-$EXECBOX_PISTON_CLIENT_VERSION}
+
+# ensure_piston_client installs the npm piston-client into the cache (never
+# into the repository), once.
+ensure_piston_client() {
+	[[ -f $EXECBOX_PISTON_CLIENT_DIR/node_modules/piston-client/index.js ]] && return 0
+	mkdir -p "$EXECBOX_PISTON_CLIENT_DIR"
+	npm install --prefix "$EXECBOX_PISTON_CLIENT_DIR" --no-audit --no-fund --no-save \
+		"piston-client@$EXECBOX_PISTON_CLIENT_VERSION" >/dev/null ||
+		die "npm could not install piston-client@$EXECBOX_PISTON_CLIENT_VERSION"
+	log "installed piston-client@$EXECBOX_PISTON_CLIENT_VERSION in $EXECBOX_PISTON_CLIENT_DIR"
 }
 
 # ---------------------------------------------------------------------------

@@ -65,6 +65,7 @@ step() {
 }
 
 step packages ensure_packages
+step npm ensure_piston_client
 step docker ensure_docker
 step runsc ensure_runsc
 
@@ -100,11 +101,12 @@ export EXECBOX_TEST_PG_DATA=$EXECBOX_STATE_DIR/pg/data
 export EXECBOX_TEST_PG_LOG=$EXECBOX_STATE_DIR/pg/postgres.log
 export DOCKER_HOST=unix:///var/run/docker.sock
 export EXECBOX_TEST_RUNTIMES=$RUNTIMES
+export EXECBOX_TEST_PISTON_CLIENT=$EXECBOX_PISTON_CLIENT_DIR
 EOF
 mv "$ENV_FILE.tmp" "$ENV_FILE"
 
 summary=""
-for k in packages docker runsc redis postgres images; do
+for k in packages npm docker runsc redis postgres images; do
 	[[ -n ${TIMES[$k]:-} ]] && summary+=" $k=${TIMES[$k]}s"
 done
 log "test environment ready in $(secs_since "$T_START")s:$summary"

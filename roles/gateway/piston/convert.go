@@ -95,8 +95,9 @@ func toResponse(s job.Submission, lang, ver string) Response {
 	switch run := core.MainRun(res); {
 	case run != nil:
 		out.Run = toStage(*run)
-	case s.Status == job.StatusCompilationError && out.Compile != nil:
-		// Piston answers a run that never started with the compile stage.
+	case out.Compile != nil:
+		// Piston answers a run that never started (the compile failed or
+		// timed out) with the compile stage.
 		out.Run = *out.Compile
 	default:
 		msg := res.Message
@@ -126,6 +127,13 @@ func toStage(st job.Step) Stage {
 	}
 	if st.Message != "" {
 		out.Message = ptr(st.Message)
+	}
+	switch {
+	case st.LimitExceeded == "cpu" || st.LimitExceeded == "wall":
+		// A compile step that ran out of time is a compilation error with
+		// the limit named; Piston reports any stage that timed out as TO.
+		out.Status = ptr("TO")
+		return out
 	}
 	switch st.Verdict {
 	case job.StatusTimeLimit:
