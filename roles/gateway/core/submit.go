@@ -146,6 +146,7 @@ func (s *Service) Wait(ctx context.Context, c Caller, id string) (sub job.Submis
 // Lookup finds a submission the caller may see: in the queue while it is in
 // flight or recent, else in storage. Another key's submission is not found.
 func (s *Service) Lookup(ctx context.Context, c Caller, id string) (job.Submission, error) {
+	id = job.CanonicalID(id) // a Judge0 token names its id
 	if !job.ValidID(id) {
 		return job.Submission{}, queue.ErrNotFound
 	}
@@ -165,6 +166,7 @@ func (s *Service) Lookup(ctx context.Context, c Caller, id string) (job.Submissi
 // Cancel cancels a submission the caller owns. A final one is answered with
 // an error wrapping queue.ErrFinal, and the submission.
 func (s *Service) Cancel(ctx context.Context, c Caller, id string) (job.Submission, error) {
+	id = job.CanonicalID(id)
 	sub, err := s.Lookup(ctx, c, id)
 	if err != nil {
 		return sub, err
@@ -207,6 +209,7 @@ func (s *Service) List(ctx context.Context, c Caller, f store.Filter) (store.Pag
 // error is returned when the submission cannot be found or read, or when
 // ctx ended before its state was known (ctx.Err()).
 func (s *Service) Follow(ctx context.Context, c Caller, id string) (first job.Submission, updates <-chan job.Submission, err error) {
+	id = job.CanonicalID(id)
 	if !job.ValidID(id) {
 		return first, nil, queue.ErrNotFound
 	}

@@ -18,7 +18,7 @@ func TestCallbackIsPutInJudge0Shape(t *testing.T) {
 	var tok judge0.Token
 	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "POST", "/submissions?base64_encoded=true", map[string]any{
 		"source_code": gatewaytest.B64("print(1)"), "language_id": 71, "callback_url": h.Srv.URL}), 201), &tok)
-	b.Q.Finish(tok.Token, job.StatusAccepted, "1\n")
+	b.Q.Finish(job.CanonicalID(tok.Token), job.StatusAccepted, "1\n")
 	got := gatewaytest.WaitFor(t, h.Got)
 	gatewaytest.WaitFor(t, outcomes)
 	var body map[string]any

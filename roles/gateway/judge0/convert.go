@@ -119,31 +119,62 @@ func (a *API) toInput(in Request, b64 bool) (core.Input, []httpx.FieldError) {
 	if in.CompilerOptions != nil {
 		out.CompileArgs = splitArgs(*in.CompilerOptions)
 	}
-	lim := &job.Limits{}
-	seconds := func(field string, v *float64, max int64) int64 {
-		if v == nil {
-			return 0
+	lim, max := &job.Limits{}, a.svc.Config().MaxLimits
+	// Each number is checked as Judge0's model validates it, with Rails'
+	// messages, before any unit conversion (so nothing can wrap).
+	num := func(field string, v *float64, min float64, minExclusive bool, maxV float64) (float64, bool) {
+		switch {
+		case v == nil:
+			return 0, false
+		case math.IsNaN(*v) || math.IsInf(*v, 0):
+			errs.Add(field, "is not a number")
+		case minExclusive && *v <= min:
+			errs.Add(field, "must be greater than %s", ruby(min))
+		case !minExclusive && *v < min:
+			errs.Add(field, "must be greater than or equal to %s", ruby(min))
+		case *v > maxV:
+			errs.Add(field, "must be less than or equal to %s", ruby(maxV))
+		default:
+			return *v, true
 		}
-		if *v < 0 || math.IsNaN(*v) || *v*1000 > float64(max) {
-			errs.Add(field, "must be between 0 and %g", float64(max)/1000)
-			return 0
+		return 0, false
+	}
+	if v, ok := num("cpu_time_limit", in.CPUTimeLimit, 0, false, float64(max.CPUTimeMs)/1000); ok {
+		lim.CPUTimeMs = int64(math.Round(v * 1000))
+	}
+	num("cpu_extra_time", in.CPUExtraTime, 0, false, maxCPUExtraTime)
+	if v, ok := num("wall_time_limit", in.WallTimeLimit, 1, false, float64(max.WallTimeMs)/1000); ok {
+		lim.WallTimeMs = int64(math.Round(v * 1000))
+	}
+	if v, ok := num("memory_limit", in.MemoryLimit, minMemoryLimit, false, float64(max.MemoryKB)); ok {
+		lim.MemoryKB = int64(v)
+	}
+	num("stack_limit", in.StackLimit, 0, false, float64(max.MemoryKB))
+	if v, ok := num("max_processes_and_or_threads", in.MaxProcessesAndOrThreads, 0, true, float64(max.Processes)); ok {
+		lim.Processes = int64(v)
+	}
+	if v, ok := num("max_file_size", in.MaxFileSize, 0, false, float64(max.OutputBytes/1024)); ok {
+		lim.OutputBytes = int64(v) * 1024
+	}
+	num("number_of_runs", in.NumberOfRuns, 0, true, maxNumberOfRuns)
+	for _, o := range []struct {
+		field string
+		on    *bool
+	}{
+		{"enable_per_process_and_thread_time_limit", in.EnablePerProcessAndThreadTimeLimit},
+		{"enable_per_process_and_thread_memory_limit", in.EnablePerProcessAndThreadMemoryLimit},
+	} {
+		if o.on != nil && *o.on {
+			errs.Add(o.field, "this option cannot be enabled")
 		}
-		return int64(math.Round(*v * 1000))
 	}
-	lim.CPUTimeMs = seconds("cpu_time_limit", in.CPUTimeLimit, a.svc.Config().MaxLimits.CPUTimeMs)
-	lim.WallTimeMs = seconds("wall_time_limit", in.WallTimeLimit, a.svc.Config().MaxLimits.WallTimeMs)
-	if in.MemoryLimit != nil {
-		if *in.MemoryLimit < 0 || *in.MemoryLimit > float64(a.svc.Config().MaxLimits.MemoryKB) {
-			errs.Add("memory_limit", "must be between 0 and %d", a.svc.Config().MaxLimits.MemoryKB)
-		} else {
-			lim.MemoryKB = int64(*in.MemoryLimit)
+	for _, f := range []struct {
+		field string
+		v     *string
+	}{{"compiler_options", in.CompilerOptions}, {"command_line_arguments", in.CommandLineArguments}} {
+		if f.v != nil && utf8.RuneCountInString(*f.v) > maxOptionsLength {
+			errs.Add(f.field, "is too long (maximum is %d characters)", maxOptionsLength)
 		}
-	}
-	if in.MaxProcessesAndOrThreads != nil {
-		lim.Processes = *in.MaxProcessesAndOrThreads
-	}
-	if in.MaxFileSize != nil {
-		lim.OutputBytes = *in.MaxFileSize * 1024
 	}
 	out.Limits = lim
 	if in.EnableNetwork != nil && *in.EnableNetwork {
@@ -224,9 +255,9 @@ func (a *API) render(s job.Submission, o answerOpts) (map[string]any, error) {
 
 // toSubmission renders a submission in Judge0's shape.
 func (a *API) toSubmission(s job.Submission, b64 bool) (*Submission, error) {
-	out := &Submission{Token: s.ID, CreatedAt: s.CreatedAt}
+	out := &Submission{Token: tokenOf(s.ID), CreatedAt: formatTime(s.CreatedAt)}
 	if !s.FinishedAt.IsZero() {
-		t := s.FinishedAt
+		t := formatTime(s.FinishedAt)
 		out.FinishedAt = &t
 	}
 	out.LanguageID = s.Request.Compat.LanguageID
@@ -292,19 +323,24 @@ func (a *API) toSubmission(s job.Submission, b64 bool) (*Submission, error) {
 		v := s.Request.CallbackURL
 		out.CallbackURL = &v
 	}
-	if l := s.Request.Limits; l.CPUTimeMs > 0 || l.WallTimeMs > 0 || l.MemoryKB > 0 {
-		if l.CPUTimeMs > 0 {
-			v := float64(l.CPUTimeMs) / 1000
-			out.CPUTimeLimit = &v
-		}
-		if l.WallTimeMs > 0 {
-			v := float64(l.WallTimeMs) / 1000
-			out.WallTimeLimit = &v
-		}
-		if l.MemoryKB > 0 {
-			v := l.MemoryKB
-			out.MemoryLimit = &v
-		}
+	// Unset limits show the effective value: the language's default.
+	l := s.Request.Limits
+	if a.svc == nil {
+		// No catalog (unit tests of the rendering): limits as asked.
+	} else if lang, ok := a.svc.Catalog().Lookup(s.Request.Language, ""); ok {
+		l = effective(l, lang.Limits)
+	}
+	if l.CPUTimeMs > 0 {
+		v := float64(l.CPUTimeMs) / 1000
+		out.CPUTimeLimit = &v
+	}
+	if l.WallTimeMs > 0 {
+		v := float64(l.WallTimeMs) / 1000
+		out.WallTimeLimit = &v
+	}
+	if l.MemoryKB > 0 {
+		v := l.MemoryKB
+		out.MemoryLimit = &v
 	}
 	st, msg := statusOf(s)
 	out.Status, out.StatusID = st, st.ID
@@ -345,4 +381,39 @@ var signalNumbers = map[string]int{
 	"SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGILL": 4, "SIGTRAP": 5, "SIGABRT": 6, "SIGBUS": 7, "SIGFPE": 8,
 	"SIGKILL": 9, "SIGUSR1": 10, "SIGSEGV": 11, "SIGUSR2": 12, "SIGPIPE": 13, "SIGALRM": 14, "SIGTERM": 15,
 	"SIGXCPU": 24, "SIGXFSZ": 25, "SIGSYS": 31,
+}
+
+// Judge0's bounds that have no execbox configuration.
+const (
+	// minMemoryLimit is Judge0's least memory_limit, KB.
+	minMemoryLimit = 2048
+	// maxNumberOfRuns: execbox runs a program once.
+	maxNumberOfRuns = 1
+	// maxCPUExtraTime bounds cpu_extra_time, seconds, which is accepted
+	// but gives no grace: the CPU limit ends the program when it is spent.
+	maxCPUExtraTime = 5
+	// maxOptionsLength is Judge0's longest compiler_options and
+	// command_line_arguments.
+	maxOptionsLength = 512
+)
+
+// ruby writes a bound as Rails' numericality messages do (2048, 15.0).
+func ruby(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// effective fills the unset limits of l with the language's defaults.
+func effective(l, def job.Limits) job.Limits {
+	pick := func(v, d int64) int64 {
+		if v > 0 {
+			return v
+		}
+		return d
+	}
+	return job.Limits{CPUTimeMs: pick(l.CPUTimeMs, def.CPUTimeMs), WallTimeMs: pick(l.WallTimeMs, def.WallTimeMs),
+		MemoryKB: pick(l.MemoryKB, def.MemoryKB), Processes: pick(l.Processes, def.Processes),
+		OutputBytes: pick(l.OutputBytes, def.OutputBytes)}
 }

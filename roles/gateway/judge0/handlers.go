@@ -123,7 +123,7 @@ func (a *API) handleCreate(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if !opts.wait {
-		httpx.WriteJSON(w, http.StatusCreated, Token{Token: sub.ID})
+		httpx.WriteJSON(w, http.StatusCreated, Token{Token: tokenOf(sub.ID)})
 		return
 	}
 	final, _, err := a.svc.Wait(req.Context(), core.CallerFrom(req.Context()), sub.ID)
@@ -192,7 +192,7 @@ func (a *API) handleGet(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		return
 	}
-	sub, err := a.svc.Lookup(req.Context(), core.CallerFrom(req.Context()), req.PathValue("token"))
+	sub, err := a.svc.Lookup(req.Context(), core.CallerFrom(req.Context()), idOf(req.PathValue("token")))
 	if err != nil {
 		a.svc.WriteError(w, req, err, api)
 		return
@@ -206,7 +206,7 @@ func (a *API) handleDelete(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	c := core.CallerFrom(req.Context())
-	sub, err := a.svc.Cancel(req.Context(), c, req.PathValue("token"))
+	sub, err := a.svc.Cancel(req.Context(), c, idOf(req.PathValue("token")))
 	if err != nil && !errors.Is(err, queue.ErrFinal) {
 		a.svc.WriteError(w, req, err, api)
 		return
@@ -242,7 +242,7 @@ func (a *API) handleBatchCreate(w http.ResponseWriter, req *http.Request) {
 			p := core.ProblemFor(err)
 			out[i] = map[string]string{"error": orDefault(p.Detail, p.Title)}
 		default:
-			out[i] = Token{Token: sub.ID}
+			out[i] = Token{Token: tokenOf(sub.ID)}
 		}
 	}
 	httpx.WriteJSON(w, http.StatusCreated, out)
@@ -268,7 +268,7 @@ func (a *API) handleBatchGet(w http.ResponseWriter, req *http.Request) {
 		Submissions []any `json:"submissions"`
 	}{Submissions: make([]any, len(tokens))}
 	for i, t := range tokens {
-		sub, err := a.svc.Lookup(req.Context(), c, t)
+		sub, err := a.svc.Lookup(req.Context(), c, idOf(t))
 		if err != nil {
 			if core.ProblemFor(err).Status != http.StatusNotFound {
 				a.svc.WriteError(w, req, err, api)
@@ -334,8 +334,23 @@ func handleAbout(w http.ResponseWriter, _ *http.Request) {
 		SourceCode: "https://github.com/judge0/judge0", Maintainer: "execbox (Judge0 CE compatible API)"})
 }
 
+// handleConfigInfo answers Judge0's configuration with every key a number
+// or boolean, as Judge0 sends them (its clients validate the types). The
+// defaults are per language in execbox: the highest default of the catalog
+// is reported, each language's own default applies. stack_limit is the
+// memory limit (the stack is bounded by it); max_queue_size is 0 because the
+// queue's length is the queue role's setting (a full queue answers 503).
 func (a *API) handleConfigInfo(w http.ResponseWriter, _ *http.Request) {
 	c := a.svc.Config()
+	var def job.Limits
+	for _, l := range a.svc.Catalog().All() {
+		def.CPUTimeMs = max(def.CPUTimeMs, l.Limits.CPUTimeMs)
+		def.WallTimeMs = max(def.WallTimeMs, l.Limits.WallTimeMs)
+		def.MemoryKB = max(def.MemoryKB, l.Limits.MemoryKB)
+		def.Processes = max(def.Processes, l.Limits.Processes)
+		def.OutputBytes = max(def.OutputBytes, l.Limits.OutputBytes)
+	}
+	def = effective(def, c.MaxLimits)
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"maintenance_mode":                                 false,
 		"enable_wait_result":                               true,
@@ -347,27 +362,27 @@ func (a *API) handleConfigInfo(w http.ResponseWriter, _ *http.Request) {
 		"callbacks_max_tries":                              c.CallbackAttempts,
 		"callbacks_timeout":                                c.CallbackTimeout.Seconds(),
 		"enable_additional_files":                          false,
-		"max_queue_size":                                   nil,
-		"cpu_time_limit":                                   nil,
+		"max_queue_size":                                   0,
+		"cpu_time_limit":                                   float64(def.CPUTimeMs) / 1000,
 		"max_cpu_time_limit":                               float64(c.MaxLimits.CPUTimeMs) / 1000,
 		"cpu_extra_time":                                   0,
-		"max_cpu_extra_time":                               0,
-		"wall_time_limit":                                  nil,
+		"max_cpu_extra_time":                               maxCPUExtraTime,
+		"wall_time_limit":                                  float64(def.WallTimeMs) / 1000,
 		"max_wall_time_limit":                              float64(c.MaxLimits.WallTimeMs) / 1000,
-		"memory_limit":                                     nil,
+		"memory_limit":                                     def.MemoryKB,
 		"max_memory_limit":                                 c.MaxLimits.MemoryKB,
-		"stack_limit":                                      nil,
-		"max_stack_limit":                                  nil,
-		"max_processes_and_or_threads":                     nil,
+		"stack_limit":                                      def.MemoryKB,
+		"max_stack_limit":                                  c.MaxLimits.MemoryKB,
+		"max_processes_and_or_threads":                     def.Processes,
 		"max_max_processes_and_or_threads":                 c.MaxLimits.Processes,
 		"enable_per_process_and_thread_time_limit":         false,
 		"allow_enable_per_process_and_thread_time_limit":   false,
 		"enable_per_process_and_thread_memory_limit":       false,
 		"allow_enable_per_process_and_thread_memory_limit": false,
-		"max_file_size":                                    nil,
+		"max_file_size":                                    def.OutputBytes / 1024,
 		"max_max_file_size":                                c.MaxLimits.OutputBytes / 1024,
 		"number_of_runs":                                   1,
-		"max_number_of_runs":                               1,
+		"max_number_of_runs":                               maxNumberOfRuns,
 		"redirect_stderr_to_stdout":                        false,
 		"max_extract_size":                                 0,
 		"enable_batched_submissions":                       true,

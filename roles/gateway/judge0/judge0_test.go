@@ -57,7 +57,7 @@ func TestJudge0SubmitAndGet(t *testing.T) {
 	}
 
 	// Finished: base64 round trip and fields filtering.
-	b.Q.Finish(tok.Token, job.StatusAccepted, "héllo\n")
+	b.Q.Finish(job.CanonicalID(tok.Token), job.StatusAccepted, "héllo\n")
 	got = nil
 	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/submissions/"+tok.Token+"?base64_encoded=true&fields=stdout,status,time,memory,exit_code", nil), 200), &got)
 	if got["stdout"] != gatewaytest.B64("héllo\n") || got["time"] != "0.012" || got["memory"].(float64) != 2048 || got["exit_code"].(float64) != 0 {
@@ -84,7 +84,7 @@ func TestJudge0BinaryOutputNeedsBase64(t *testing.T) {
 	b := gatewaytest.Setup(t, nil)
 	var tok judge0.Token
 	gatewaytest.DecodeBody(t, b.Do(t, "POST", "/submissions", map[string]any{"source_code": "x", "language_id": 71}), &tok)
-	b.Q.CompleteWith(tok.Token, job.Result{Status: job.StatusAccepted,
+	b.Q.CompleteWith(job.CanonicalID(tok.Token), job.Result{Status: job.StatusAccepted,
 		Run: &job.Step{Verdict: job.StatusAccepted, Stdout: job.NewOutput([]byte{0xff, 0x00, 'a'}, false)}})
 	raw := gatewaytest.WantStatus(t, b.Do(t, "GET", "/submissions/"+tok.Token, nil), 400)
 	if !strings.Contains(string(raw), "base64_encoded=true") {

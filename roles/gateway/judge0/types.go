@@ -15,6 +15,12 @@
 // it; a finished one is answered unchanged (execbox keeps results for
 // history; retention is the storage role's).
 //
+// Tokens are the submission ids in UUID version 4 form (job.V4Form), which
+// Judge0 clients expect; the core takes either form. Timestamps have
+// millisecond precision, as Judge0's. Every number of a request is checked
+// with Judge0's model's bounds and Rails messages (422 per field); unset
+// limits are answered with their effective value (the language's default).
+//
 // What Judge0 clients ask back about a submission (the language id they
 // gave, base64_encoded for the callback) is kept in the request's
 // job.Compat, not in the client's metadata.
@@ -27,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/roles/gateway/core"
 )
 
@@ -57,17 +64,17 @@ type Request struct {
 	Stdin                                *string  `json:"stdin,omitempty"`
 	ExpectedOutput                       *string  `json:"expected_output,omitempty"`
 	CPUTimeLimit                         *float64 `json:"cpu_time_limit,omitempty" doc:"Seconds."`
-	CPUExtraTime                         *float64 `json:"cpu_extra_time,omitempty" doc:"Ignored."`
+	CPUExtraTime                         *float64 `json:"cpu_extra_time,omitempty" doc:"Seconds, at most max_cpu_extra_time; accepted, the CPU limit has no grace period."`
 	WallTimeLimit                        *float64 `json:"wall_time_limit,omitempty" doc:"Seconds."`
 	MemoryLimit                          *float64 `json:"memory_limit,omitempty" doc:"KB."`
-	StackLimit                           *int64   `json:"stack_limit,omitempty" doc:"Ignored."`
-	MaxProcessesAndOrThreads             *int64   `json:"max_processes_and_or_threads,omitempty"`
+	StackLimit                           *float64 `json:"stack_limit,omitempty" doc:"KB; accepted up to max_stack_limit: the stack is bounded by the memory limit."`
+	MaxProcessesAndOrThreads             *float64 `json:"max_processes_and_or_threads,omitempty"`
 	EnablePerProcessAndThreadTimeLimit   *bool    `json:"enable_per_process_and_thread_time_limit,omitempty" doc:"Ignored."`
 	EnablePerProcessAndThreadMemoryLimit *bool    `json:"enable_per_process_and_thread_memory_limit,omitempty" doc:"Ignored."`
-	MaxFileSize                          *int64   `json:"max_file_size,omitempty" doc:"KB; bounds captured output."`
+	MaxFileSize                          *float64 `json:"max_file_size,omitempty" doc:"KB; bounds captured output."`
 	RedirectStderrToStdout               *bool    `json:"redirect_stderr_to_stdout,omitempty" doc:"Ignored."`
 	EnableNetwork                        *bool    `json:"enable_network,omitempty" doc:"Must be false: sandboxes have no network."`
-	NumberOfRuns                         *int     `json:"number_of_runs,omitempty" doc:"Ignored (one run)."`
+	NumberOfRuns                         *float64 `json:"number_of_runs,omitempty" doc:"At most max_number_of_runs (1)."`
 	AdditionalFiles                      *string  `json:"additional_files,omitempty" doc:"Not supported."`
 	CallbackURL                          *string  `json:"callback_url,omitempty" doc:"Receives the finished submission as a PUT."`
 }
@@ -108,30 +115,30 @@ type BatchResponse struct {
 // Submission is a submission in Judge0's shape; the fields query
 // parameter selects which of these are sent.
 type Submission struct {
-	SourceCode           *string    `json:"source_code"`
-	LanguageID           int        `json:"language_id"`
-	Stdin                *string    `json:"stdin"`
-	ExpectedOutput       *string    `json:"expected_output"`
-	Stdout               *string    `json:"stdout"`
-	Stderr               *string    `json:"stderr"`
-	CompileOutput        *string    `json:"compile_output"`
-	Message              *string    `json:"message"`
-	ExitCode             *int       `json:"exit_code"`
-	ExitSignal           *int       `json:"exit_signal"`
-	Status               Status     `json:"status"`
-	StatusID             int        `json:"status_id"`
-	CreatedAt            time.Time  `json:"created_at"`
-	FinishedAt           *time.Time `json:"finished_at"`
-	Token                string     `json:"token"`
-	Time                 *string    `json:"time" doc:"CPU time in seconds."`
-	WallTime             *string    `json:"wall_time" doc:"Wall time in seconds."`
-	Memory               *int64     `json:"memory" doc:"Peak memory in KB."`
-	CPUTimeLimit         *float64   `json:"cpu_time_limit"`
-	WallTimeLimit        *float64   `json:"wall_time_limit"`
-	MemoryLimit          *int64     `json:"memory_limit"`
-	CompilerOptions      *string    `json:"compiler_options"`
-	CommandLineArguments *string    `json:"command_line_arguments"`
-	CallbackURL          *string    `json:"callback_url"`
+	SourceCode           *string  `json:"source_code"`
+	LanguageID           int      `json:"language_id"`
+	Stdin                *string  `json:"stdin"`
+	ExpectedOutput       *string  `json:"expected_output"`
+	Stdout               *string  `json:"stdout"`
+	Stderr               *string  `json:"stderr"`
+	CompileOutput        *string  `json:"compile_output"`
+	Message              *string  `json:"message"`
+	ExitCode             *int     `json:"exit_code"`
+	ExitSignal           *int     `json:"exit_signal"`
+	Status               Status   `json:"status"`
+	StatusID             int      `json:"status_id"`
+	CreatedAt            string   `json:"created_at" doc:"UTC, millisecond precision, as Judge0."`
+	FinishedAt           *string  `json:"finished_at"`
+	Token                string   `json:"token"`
+	Time                 *string  `json:"time" doc:"CPU time in seconds."`
+	WallTime             *string  `json:"wall_time" doc:"Wall time in seconds."`
+	Memory               *int64   `json:"memory" doc:"Peak memory in KB."`
+	CPUTimeLimit         *float64 `json:"cpu_time_limit"`
+	WallTimeLimit        *float64 `json:"wall_time_limit"`
+	MemoryLimit          *int64   `json:"memory_limit"`
+	CompilerOptions      *string  `json:"compiler_options"`
+	CommandLineArguments *string  `json:"command_line_arguments"`
+	CallbackURL          *string  `json:"callback_url"`
 }
 
 // Language is an entry of GET /languages; LanguageDetail of
@@ -172,3 +179,17 @@ var fieldNames = func() map[string]bool {
 
 // errNotUTF8 is Judge0's answer when an output needs base64.
 const errNotUTF8 = "some attributes for this submission cannot be converted to UTF-8, use base64_encoded=true query parameter"
+
+// timeLayout is how Judge0 (Rails) writes timestamps: UTC, milliseconds.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// tokenOf is the Judge0 token of a submission id: job.V4Form, since Judge0
+// clients type a token as a UUID version 4 (the Python SDK does). The
+// gateway core accepts that form wherever it takes an id, so a token is
+// also usable as the native id.
+func tokenOf(id string) string { return job.V4Form(id) }
+
+// idOf is the submission id a Judge0 token names.
+func idOf(token string) string { return job.CanonicalID(token) }
