@@ -98,6 +98,9 @@ type Compat struct {
 	// Base64 records that the client sent its texts base64-encoded
 	// (Judge0's base64_encoded); its callback is encoded the same way.
 	Base64 bool `json:"base64,omitempty"`
+	// CommandLine is Judge0's command_line_arguments as the client sent
+	// it (Args holds it split), answered back unchanged.
+	CommandLine string `json:"command_line,omitempty"`
 }
 
 // Job is one unit of work handed to an executor.

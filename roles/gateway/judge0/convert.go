@@ -115,6 +115,7 @@ func (a *API) toInput(in Request, b64 bool) (core.Input, []httpx.FieldError) {
 	}
 	if in.CommandLineArguments != nil {
 		out.Args = splitArgs(*in.CommandLineArguments)
+		out.Compat.CommandLine = *in.CommandLineArguments
 	}
 	if in.CompilerOptions != nil {
 		out.CompileArgs = splitArgs(*in.CompilerOptions)
@@ -311,7 +312,9 @@ func (a *API) toSubmission(s job.Submission, b64 bool) (*Submission, error) {
 		}
 	}
 	text(&out.Stdin, []byte(stdin))
-	if len(s.Request.Args) > 0 {
+	if v := s.Request.Compat.CommandLine; v != "" {
+		out.CommandLineArguments = &v
+	} else if len(s.Request.Args) > 0 {
 		v := strings.Join(s.Request.Args, " ")
 		out.CommandLineArguments = &v
 	}

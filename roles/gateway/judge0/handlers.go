@@ -84,6 +84,23 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	httpx.WriteJSON(w, status, map[string]string{"error": msg})
 }
 
+// batchSize answers Judge0's 400 for a batch of n that is empty or too
+// large, and reports whether n is allowed.
+func (a *API) batchSize(w http.ResponseWriter, n int) bool {
+	max := a.svc.Config().MaxBatch
+	switch {
+	case n > max:
+		a.svc.Reject("invalid_request")
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("number of submissions in a batch should be less than or equal to %d", max))
+	case n == 0:
+		a.svc.Reject("invalid_request")
+		writeError(w, http.StatusBadRequest, "there should be at least one submission in a batch")
+	default:
+		return true
+	}
+	return false
+}
+
 // invalid answers 422 with Judge0's {"field": ["message"]} shape.
 func (a *API) invalid(w http.ResponseWriter, errs []httpx.FieldError) {
 	a.svc.Reject("invalid_request")
@@ -223,9 +240,7 @@ func (a *API) handleBatchCreate(w http.ResponseWriter, req *http.Request) {
 	if !a.svc.DecodeLenient(w, req, &in, api) {
 		return
 	}
-	if n := len(in.Submissions); n == 0 || n > a.svc.Config().MaxBatch {
-		a.invalid(w, []httpx.FieldError{{Field: "submissions",
-			Message: fmt.Sprintf("size must be between 1 and %d", a.svc.Config().MaxBatch)}})
+	if !a.batchSize(w, len(in.Submissions)) {
 		return
 	}
 	if !a.svc.Allow(w, req, api, len(in.Submissions)) {
@@ -259,8 +274,7 @@ func (a *API) handleBatchGet(w http.ResponseWriter, req *http.Request) {
 			tokens = append(tokens, t)
 		}
 	}
-	if len(tokens) == 0 || len(tokens) > a.svc.Config().MaxBatch {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("tokens: give 1 to %d comma-separated tokens", a.svc.Config().MaxBatch))
+	if !a.batchSize(w, len(tokens)) {
 		return
 	}
 	c := core.CallerFrom(req.Context())

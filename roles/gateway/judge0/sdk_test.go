@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/roles/gateway/internal/gatewaytest"
@@ -114,5 +115,44 @@ func TestJudge0NumberBounds(t *testing.T) {
 	}
 	if b.Q.Count() != 0 {
 		t.Fatalf("%d queued", b.Q.Count())
+	}
+}
+
+// TestJudge0ErrorShapes: batch sizes are refused with Judge0's 400
+// {"error"}, and command_line_arguments is answered as it was sent.
+func TestJudge0ErrorShapes(t *testing.T) {
+	t.Parallel()
+	b := gatewaytest.Setup(t, nil)
+	many := make([]any, 21)
+	for i := range many {
+		many[i] = map[string]any{"source_code": "1", "language_id": 71}
+	}
+	tokens := strings.TrimSuffix(strings.Repeat(job.V4Form(job.NewID(time.Now()))+",", 21), ",")
+	for _, tc := range []struct {
+		method, path string
+		body         any
+		want         string
+	}{
+		{"POST", "/submissions/batch", map[string]any{"submissions": many}, "number of submissions in a batch should be less than or equal to 20"},
+		{"POST", "/submissions/batch", map[string]any{"submissions": []any{}}, "there should be at least one submission in a batch"},
+		{"GET", "/submissions/batch?tokens=" + tokens, nil, "number of submissions in a batch should be less than or equal to 20"},
+		{"GET", "/submissions/batch?tokens=", nil, "there should be at least one submission in a batch"},
+	} {
+		resp := b.Do(t, tc.method, tc.path, tc.body)
+		gatewaytest.WantStatus(t, resp, http.StatusBadRequest)
+		var got map[string]string
+		gatewaytest.DecodeBody(t, resp, &got)
+		if got["error"] != tc.want {
+			t.Errorf("%s %s: %v, want error %q", tc.method, tc.path, got, tc.want)
+		}
+	}
+	const args = `a  "b c"   'd'`
+	var tok map[string]any
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "POST", "/submissions",
+		map[string]any{"source_code": "1", "language_id": 71, "command_line_arguments": args}), 201), &tok)
+	var got map[string]any
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/submissions/"+tok["token"].(string)+"?fields=command_line_arguments", nil), 200), &got)
+	if got["command_line_arguments"] != args {
+		t.Fatalf("command_line_arguments %q, want %q as sent", got["command_line_arguments"], args)
 	}
 }
