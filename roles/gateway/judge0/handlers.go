@@ -66,7 +66,7 @@ func (a *API) Routes() []core.Route {
 		{Method: "GET", Path: "/languages", Tag: "judge0", Summary: "List languages (Judge0)",
 			Responses: map[int]any{200: []Language{}}, Handle: a.handleLanguages},
 		{Method: "GET", Path: "/languages/all", Tag: "judge0", Summary: "List languages including archived (Judge0)",
-			Responses: map[int]any{200: []Language{}}, Handle: a.handleLanguages},
+			Responses: map[int]any{200: []LanguageEntry{}}, Handle: a.handleAllLanguages},
 		{Method: "GET", Path: "/languages/{id}", Tag: "judge0", Summary: "Get a language (Judge0)",
 			Params:    []core.Param{{Name: "id", In: "path", Type: "integer", Required: true}},
 			Responses: map[int]any{200: LanguageDetail{}}, Handle: a.handleLanguage},
@@ -322,6 +322,18 @@ func (a *API) handleLanguages(w http.ResponseWriter, _ *http.Request) {
 	out := make([]Language, 0, len(list))
 	for _, l := range list {
 		out = append(out, Language{ID: l.ID, Name: l.Name})
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// handleAllLanguages lists the active and archived languages, as Judge0's
+// /languages/all; execbox archives none (a language is in the catalog or
+// not).
+func (a *API) handleAllLanguages(w http.ResponseWriter, _ *http.Request) {
+	list := a.languageList()
+	out := make([]LanguageEntry, 0, len(list))
+	for _, l := range list {
+		out = append(out, LanguageEntry{ID: l.ID, Name: l.Name, IsArchived: l.IsArchived})
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }

@@ -156,3 +156,20 @@ func TestJudge0ErrorShapes(t *testing.T) {
 		t.Fatalf("command_line_arguments %q, want %q as sent", got["command_line_arguments"], args)
 	}
 }
+
+func TestJudge0AllLanguages(t *testing.T) {
+	t.Parallel()
+	b := gatewaytest.Setup(t, nil)
+	var all []map[string]any
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/languages/all", nil), 200), &all)
+	var active []map[string]any
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/languages", nil), 200), &active)
+	if len(all) == 0 || len(all) != len(active) {
+		t.Fatalf("%d languages in /languages/all, %d active", len(all), len(active))
+	}
+	for _, l := range all {
+		if archived, ok := l["is_archived"].(bool); !ok || archived || l["id"] == nil || l["name"] == nil {
+			t.Fatalf("entry %v", l)
+		}
+	}
+}

@@ -148,6 +148,13 @@ type Language struct {
 	Name string `json:"name"`
 }
 
+// LanguageEntry is an entry of GET /languages/all.
+type LanguageEntry struct {
+	ID         int    `json:"id"`
+	Name       string `json:"name"`
+	IsArchived bool   `json:"is_archived"`
+}
+
 type LanguageDetail struct {
 	ID         int     `json:"id"`
 	Name       string  `json:"name"`
