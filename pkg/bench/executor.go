@@ -199,23 +199,30 @@ func apiRun(ctx context.Context, dc client.APIClient, image, runtime string, arg
 	}
 }
 
-// driverRun times n jobs through a fresh driver with the given pool size;
-// with a pool it waits for the refill between jobs (the time a warm job
-// takes, not the pool's refill rate).
-func driverRun(ctx context.Context, dc client.APIClient, opt ExecutorOptions, lang catalog.Language, prog job.File, pool int, runtime string) (lat, progWall []time.Duration, err error) {
-	d, err := sandbox.New(dc, sandbox.Config{
-		Catalog: opt.Catalog, Instance: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Slots: 1,
-		PoolSize: pool, PoolLanguages: []string{lang.ID}, AgentBinary: opt.AgentBinary, Runtime: runtime,
-	}, opt.Log)
+// timedRun is one job timed by timedRuns.
+type timedRun struct {
+	took time.Duration
+	res  job.Result
+}
+
+// timedRuns runs prog iterations+1 times through a fresh driver (cfg plus a
+// new instance name, one slot, lang pinned with the given pool size); with a
+// pool it waits for the refill between jobs (the time a warm job takes, not
+// the pool's refill rate). The first job warms caches (image layers, the
+// agent binary) and is left out; every job must be accepted.
+func timedRuns(ctx context.Context, dc client.APIClient, cfg sandbox.Config, log *slog.Logger, lang catalog.Language, prog job.File, pool, iterations int) ([]timedRun, error) {
+	cfg.Instance = fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	cfg.Slots, cfg.PoolSize, cfg.PoolLanguages = 1, pool, []string{lang.ID}
+	d, err := sandbox.New(dc, cfg, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(rctx) }()
 	defer func() { cancel(); <-done }()
 	if err := waitFor(ctx, func() bool { return d.Ready(ctx) == nil }); err != nil {
-		return nil, nil, fmt.Errorf("bench: driver not ready: %w", err)
+		return nil, fmt.Errorf("bench: driver not ready: %w", err)
 	}
 	poolFull := func() bool {
 		for _, l := range d.Languages(ctx) {
@@ -225,25 +232,36 @@ func driverRun(ctx context.Context, dc client.APIClient, opt ExecutorOptions, la
 		}
 		return false
 	}
-	for i := range opt.Iterations + 1 {
+	var runs []timedRun
+	for i := range iterations + 1 {
 		if err := waitFor(ctx, poolFull); err != nil {
-			return nil, nil, fmt.Errorf("bench: warm pool never filled: %w", err)
+			return nil, fmt.Errorf("bench: warm pool never filled: %w", err)
 		}
 		start := time.Now()
 		res, err := d.Execute(ctx, job.Job{ID: job.NewID(time.Now()), Request: job.Request{Language: lang.ID, Files: []job.File{prog}}})
 		took := time.Since(start)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if res.Status != job.StatusAccepted {
-			return nil, nil, fmt.Errorf("bench: hello world ended %s: %s", res.Status, res.Message)
+			return nil, fmt.Errorf("bench: hello world ended %s: %s", res.Status, res.Message)
 		}
-		if i > 0 { // the first job warms caches (image layers, agent binary)
-			lat = append(lat, took)
-			progWall = append(progWall, time.Duration(res.Run.WallTimeMs*float64(time.Millisecond)))
+		if i > 0 {
+			runs = append(runs, timedRun{took: took, res: res})
 		}
 	}
-	return lat, progWall, nil
+	return runs, nil
+}
+
+// driverRun times opt.Iterations jobs (timedRuns) and returns their
+// latencies and the program's own wall time.
+func driverRun(ctx context.Context, dc client.APIClient, opt ExecutorOptions, lang catalog.Language, prog job.File, pool int, runtime string) (lat, progWall []time.Duration, err error) {
+	runs, err := timedRuns(ctx, dc, sandbox.Config{Catalog: opt.Catalog, AgentBinary: opt.AgentBinary, Runtime: runtime}, opt.Log, lang, prog, pool, opt.Iterations)
+	for _, r := range runs {
+		lat = append(lat, r.took)
+		progWall = append(progWall, time.Duration(r.res.Run.WallTimeMs*float64(time.Millisecond)))
+	}
+	return lat, progWall, err
 }
 
 func waitFor(ctx context.Context, cond func() bool) error {

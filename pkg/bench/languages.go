@@ -186,51 +186,15 @@ func dockerProgram(ctx context.Context, dc client.APIClient, l catalog.Language,
 	}
 }
 
-// driverTimes times opt.Iterations jobs through a fresh driver with the
-// given pool size (the language pinned); with a pool it waits for the
-// refill between jobs. It returns the latencies and the compile times.
+// driverTimes times opt.Iterations jobs (timedRuns) and returns their
+// latencies and the compile times.
 func driverTimes(ctx context.Context, dc client.APIClient, opt LanguagesOptions, l catalog.Language, prog job.File, pool int) (lat, compile []time.Duration, err error) {
-	d, err := sandbox.New(dc, sandbox.Config{
-		Catalog: opt.Catalog, Instance: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Slots: 1,
-		PoolSize: pool, PoolLanguages: []string{l.ID}, AgentBinary: opt.AgentBinary,
-	}, opt.Log)
-	if err != nil {
-		return nil, nil, err
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(rctx) }()
-	defer func() { cancel(); <-done }()
-	if err := waitFor(ctx, func() bool { return d.Ready(ctx) == nil }); err != nil {
-		return nil, nil, fmt.Errorf("driver not ready: %w", err)
-	}
-	poolFull := func() bool {
-		for _, st := range d.Languages(ctx) {
-			if st.ID == l.ID {
-				return st.PoolIdle >= pool
-			}
-		}
-		return false
-	}
-	for i := range opt.Iterations + 1 {
-		if err := waitFor(ctx, poolFull); err != nil {
-			return nil, nil, fmt.Errorf("warm pool never filled: %w", err)
-		}
-		start := time.Now()
-		res, err := d.Execute(ctx, job.Job{ID: job.NewID(time.Now()), Request: job.Request{Language: l.ID, Files: []job.File{prog}}})
-		took := time.Since(start)
-		if err != nil {
-			return nil, nil, err
-		}
-		if res.Status != job.StatusAccepted {
-			return nil, nil, fmt.Errorf("hello world ended %s: %s", res.Status, res.Message)
-		}
-		if i > 0 { // the first job warms caches (image layers, agent binary)
-			lat = append(lat, took)
-			if res.Compile != nil {
-				compile = append(compile, time.Duration(res.Compile.WallTimeMs*float64(time.Millisecond)))
-			}
+	runs, err := timedRuns(ctx, dc, sandbox.Config{Catalog: opt.Catalog, AgentBinary: opt.AgentBinary}, opt.Log, l, prog, pool, opt.Iterations)
+	for _, r := range runs {
+		lat = append(lat, r.took)
+		if r.res.Compile != nil {
+			compile = append(compile, time.Duration(r.res.Compile.WallTimeMs*float64(time.Millisecond)))
 		}
 	}
-	return lat, compile, nil
+	return lat, compile, err
 }
