@@ -267,6 +267,12 @@ var errNoResult = errors.New("sandbox ended without a result")
 // state inspects a finished (or finishing) sandbox: whether the kernel's
 // OOM killer struck in its cgroup, and how it exited.
 func (d *Driver) state(ctx context.Context, sb *sandbox) (oom bool, desc string) {
+	oom, _, desc = d.exitState(ctx, sb)
+	return oom, desc
+}
+
+// exitState is state with the container's exit code.
+func (d *Driver) exitState(ctx context.Context, sb *sandbox) (oom bool, exit int, desc string) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	waitC, errC := d.docker.ContainerWait(ctx, sb.id, container.WaitConditionNotRunning)
@@ -277,7 +283,7 @@ func (d *Driver) state(ctx context.Context, sb *sandbox) (oom bool, desc string)
 	}
 	ins, err := d.docker.ContainerInspect(ctx, sb.id)
 	if err != nil || ins.State == nil {
-		return false, fmt.Sprintf("inspect: %v", err)
+		return false, 0, fmt.Sprintf("inspect: %v", err)
 	}
 	desc = "exit code " + strconv.Itoa(ins.State.ExitCode)
 	if ins.State.OOMKilled {
@@ -289,7 +295,7 @@ func (d *Driver) state(ctx context.Context, sb *sandbox) (oom bool, desc string)
 	if tail := strings.TrimSpace(string(sb.errs.Bytes())); tail != "" {
 		desc += ": " + tail
 	}
-	return ins.State.OOMKilled, desc
+	return ins.State.OOMKilled, ins.State.ExitCode, desc
 }
 
 // boundedBuffer keeps the first max bytes written and drops the rest.

@@ -17,6 +17,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -469,7 +470,12 @@ func (d *Driver) execute(ctx context.Context, j job.Job) job.Result {
 		}
 		if errors.Is(err, errNoResult) {
 			// The agent died: the cgroup's OOM killer may have picked it.
-			if oom, desc := d.state(ctx, sb); oom {
+			// Under gVisor it takes the whole sentry, and Docker does not
+			// always see the OOM event (the sentry, not the agent, is the
+			// container's process): a SIGKILL nobody here sent (exit 137)
+			// is the memory cgroup's too.
+			oom, exit, desc := d.exitState(ctx, sb)
+			if oom || (gvisor(d.cfg.Runtime) && exit == 128+int(syscall.SIGKILL)) {
 				return withLang(job.Result{Status: job.StatusMemoryLimit,
 					Message: "the sandbox ran out of memory (killed by the kernel's OOM killer)"}, lang)
 			} else {
