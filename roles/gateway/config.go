@@ -29,82 +29,46 @@ type Config struct {
 	// InternalToken is sent to the queue and storage roles.
 	InternalToken string
 
-	// APIKeys is a comma-separated list of "id:sha256hex" pairs or raw keys
-	// (hashed at start; only hashes are kept). When the store keeps keys
-	// too (store.KeyStore), presented keys not in this list are looked up
-	// there. The gateway is open only while neither has any key (core/auth.go).
-	APIKeys string
-	// APIKeyCacheTTL is how long answers of store key lookups are cached
-	// (found and not found): a revoked key stops working within it.
-	APIKeyCacheTTL time.Duration
-	// RateLimit is the sustained number of submissions per second per key
-	// (0 disables rate limiting); RateBurst the bucket size.
-	RateLimit float64
+	// RateBurst is the rate limit's bucket size.
 	RateBurst int
 	// RateLimitRedisURL, when set, keeps the rate limit buckets in Redis so
 	// that several gateways share them; otherwise they live in this process.
 	RateLimitRedisURL string
-	// MaxInFlight caps the unfinished submissions of one key (0: no cap).
-	MaxInFlight int
 
-	// MaxWait bounds ?wait=true, /v1/execute, Judge0 wait and Piston execute.
-	MaxWait time.Duration
-	// Request maximums.
-	MaxBodyBytes     int64
-	MaxFiles         int
-	MaxSourceBytes   int64
-	MaxStdinBytes    int64
-	MaxArgs          int
-	MaxTests         int
-	MaxBatch         int
-	MaxMetadataBytes int
-	// MaxLimits caps the limits a request may ask for.
-	MaxLimits job.Limits
-
-	// CallbackAllowPrivate lets callbacks reach loopback, private and
-	// link-local addresses (tests, trusted networks).
-	CallbackAllowPrivate bool
-	// CallbackAttempts bounds delivery attempts; CallbackBackoff is the first
-	// retry delay, doubled each time up to CallbackMaxBackoff.
-	CallbackAttempts   int
-	CallbackBackoff    time.Duration
-	CallbackMaxBackoff time.Duration
-	CallbackTimeout    time.Duration
-	// MaxPendingCallbacks caps the submissions whose callback is still to be
-	// delivered; beyond it submissions with a callback_url get 503.
-	MaxPendingCallbacks int
-
-	// Heartbeat is the interval of keep-alive comments on event streams.
-	Heartbeat time.Duration
+	// Config is what the core and the API packages read: keys, rate,
+	// request maximums, callbacks, event streams.
+	core.Config
 }
 
 // DefaultConfig returns the defaults every zero field of Config takes.
 func DefaultConfig() Config {
 	return Config{
-		RateBurst:        20,
-		MaxWait:          30 * time.Second,
-		MaxBodyBytes:     2 << 20,
-		MaxFiles:         20,
-		MaxSourceBytes:   1 << 20,
-		MaxStdinBytes:    1 << 20,
-		MaxArgs:          64,
-		MaxTests:         64,
-		MaxBatch:         20,
-		MaxMetadataBytes: 4096,
-		MaxLimits: job.Limits{
-			CPUTimeMs:   15_000,
-			WallTimeMs:  30_000,
-			MemoryKB:    1 << 20, // 1 GiB
-			Processes:   256,
-			OutputBytes: 16 << 20,
+		RateBurst: 20,
+		Config: core.Config{
+			MaxWait:          30 * time.Second,
+			MaxBodyBytes:     2 << 20,
+			MaxFiles:         20,
+			MaxSourceBytes:   1 << 20,
+			MaxStdinBytes:    1 << 20,
+			MaxArgs:          64,
+			MaxTests:         64,
+			MaxBatch:         20,
+			MaxMetadataBytes: 4096,
+			MaxLimits: job.Limits{
+				CPUTimeMs:   15_000,
+				WallTimeMs:  30_000,
+				MemoryKB:    1 << 20, // 1 GiB
+				Processes:   256,
+				OutputBytes: 16 << 20,
+			},
+			CallbackAttempts:    5,
+			CallbackBackoff:     time.Second,
+			CallbackMaxBackoff:  30 * time.Second,
+			CallbackTimeout:     10 * time.Second,
+			MaxPendingCallbacks: 1000,
+			Heartbeat:           15 * time.Second,
+			APIKeyCacheTTL:      30 * time.Second,
 		},
-		CallbackAttempts:    5,
-		CallbackBackoff:     time.Second,
-		CallbackMaxBackoff:  30 * time.Second,
-		CallbackTimeout:     10 * time.Second,
-		MaxPendingCallbacks: 1000,
-		Heartbeat:           15 * time.Second,
-		APIKeyCacheTTL:      30 * time.Second,
 	}
 }
 

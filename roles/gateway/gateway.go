@@ -118,7 +118,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 			r.limiter = core.NewMemoryLimiter(cfg.RateLimit, cfg.RateBurst, 10_000, nil)
 		}
 	}
-	svc, err := core.New(cfg.coreConfig(), log, core.Deps{Queue: r.queue, Store: r.store, Catalog: r.catalog,
+	svc, err := core.New(cfg.Config, log, core.Deps{Queue: r.queue, Store: r.store, Catalog: r.catalog,
 		Limiter: r.limiter, Clock: deps.Clock, CallbackOutcome: deps.CallbackOutcome})
 	if err != nil {
 		return nil, err

@@ -36,14 +36,23 @@ const APINative = "native"
 // passes its validated configuration with every default applied; the core
 // applies none of its own.
 type Config struct {
-	// APIKeys is the --api-keys list (see ValidateAPIKeys).
-	APIKeys        string
+	// APIKeys is a comma-separated list of "id:sha256hex" pairs or raw keys
+	// (hashed at start; only hashes are kept). When the store keeps keys
+	// too (store.KeyStore), presented keys not in this list are looked up
+	// there. The gateway is open only while neither has any key (auth.go).
+	APIKeys string
+	// APIKeyCacheTTL is how long answers of store key lookups are cached
+	// (found and not found): a revoked key stops working within it.
 	APIKeyCacheTTL time.Duration
-	// RateLimit is the sustained rate, named in the answer of a refusal.
-	RateLimit   float64
+	// RateLimit is the sustained number of submissions per second per key
+	// (0 disables rate limiting); the bucket size is the gateway's --rate-burst.
+	RateLimit float64
+	// MaxInFlight caps the unfinished submissions of one key (0: no cap).
 	MaxInFlight int
 
-	MaxWait          time.Duration
+	// MaxWait bounds ?wait=true, /v1/execute, Judge0 wait and Piston execute.
+	MaxWait time.Duration
+	// Request maximums.
 	MaxBodyBytes     int64
 	MaxFiles         int
 	MaxSourceBytes   int64
@@ -52,15 +61,23 @@ type Config struct {
 	MaxTests         int
 	MaxBatch         int
 	MaxMetadataBytes int
-	MaxLimits        job.Limits
+	// MaxLimits caps the limits a request may ask for.
+	MaxLimits job.Limits
 
+	// CallbackAllowPrivate lets callbacks reach loopback, private and
+	// link-local addresses (tests, trusted networks).
 	CallbackAllowPrivate bool
-	CallbackAttempts     int
-	CallbackBackoff      time.Duration
-	CallbackMaxBackoff   time.Duration
-	CallbackTimeout      time.Duration
-	MaxPendingCallbacks  int
+	// CallbackAttempts bounds delivery attempts; CallbackBackoff is the first
+	// retry delay, doubled each time up to CallbackMaxBackoff.
+	CallbackAttempts   int
+	CallbackBackoff    time.Duration
+	CallbackMaxBackoff time.Duration
+	CallbackTimeout    time.Duration
+	// MaxPendingCallbacks caps the submissions whose callback is still to be
+	// delivered; beyond it submissions with a callback_url get 503.
+	MaxPendingCallbacks int
 
+	// Heartbeat is the interval of keep-alive comments on event streams.
 	Heartbeat time.Duration
 }
 
