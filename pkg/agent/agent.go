@@ -10,7 +10,10 @@
 //
 // Rules the agent applies to every step:
 //   - the step's processes run as Spec.UID in their own session, with
-//     rlimits NPROC (processes), FSIZE, CORE=0, NOFILE and STACK;
+//     rlimits NPROC (processes), FSIZE (Limits.FileKB under Spec.FileBytes),
+//     CORE=0, NOFILE and STACK (Limits.StackKB, else the memory limit);
+//     a program killed by SIGXFSZ ends as output_limit_exceeded with
+//     limit_exceeded "file";
 //   - wall time: at the deadline every process in the container but the
 //     agent is killed (kill(-1, SIGKILL) from PID 1), and the same happens as
 //     soon as the main process exits, so background and daemonised processes

@@ -36,7 +36,7 @@ func verdict(reason string, ws syscall.WaitStatus, cpu, cpuLimit time.Duration, 
 	case ws.Signaled() && ws.Signal() == syscall.SIGXCPU:
 		return job.StatusTimeLimit, "cpu"
 	case ws.Signaled() && ws.Signal() == syscall.SIGXFSZ:
-		return job.StatusOutputLimit, "output"
+		return job.StatusOutputLimit, "file"
 	case ws.Signaled(), ws.ExitStatus() != 0:
 		return job.StatusRuntimeError, ""
 	}
@@ -53,6 +53,11 @@ func message(s job.Step, lim job.Limits) string {
 		return fmt.Sprintf("memory limit of %d KB exceeded", lim.MemoryKB)
 	case "output":
 		return fmt.Sprintf("output limit of %d bytes per stream exceeded", lim.OutputBytes)
+	case "file":
+		if lim.FileKB > 0 {
+			return fmt.Sprintf("file size limit of %d KB exceeded (SIGXFSZ)", lim.FileKB)
+		}
+		return "file size limit exceeded (SIGXFSZ)"
 	}
 	if s.Signal != "" {
 		return "killed by " + s.Signal

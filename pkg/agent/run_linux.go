@@ -175,11 +175,21 @@ func orDefault(v, def int64) int64 {
 // step (the catalog's compiler) keeps the higher hard limit of
 // setStaticLimits. With inChild the trampoline sets it instead (see
 // Spec.LimitInChild).
+//
+// RLIMIT_STACK is the step's StackKB, else its memory limit (deep recursion
+// is legal). RLIMIT_FSIZE's soft limit is the step's FileKB under the hard
+// limit of setStaticLimits (the work directory's size); step puts the soft
+// limit back right after the fork, so the agent's own writes (restoring the
+// work directory between runs) are never bounded by a program's limit.
 func stepLimits(lim job.Limits, run, inChild bool) error {
-	// The stack may use the whole memory limit (deep recursion is legal).
-	stack := uint64(orDefault(lim.MemoryKB, 256<<10)) << 10
+	stack := uint64(orDefault(lim.StackKB, orDefault(lim.MemoryKB, 256<<10))) << 10
 	if err := unix.Setrlimit(unix.RLIMIT_STACK, &unix.Rlimit{Cur: stack, Max: unix.RLIM_INFINITY}); err != nil {
 		return fmt.Errorf("setrlimit stack: %w", err)
+	}
+	if lim.FileKB > 0 {
+		if err := setFileSoftLimit(uint64(lim.FileKB) << 10); err != nil {
+			return err
+		}
 	}
 	if inChild {
 		return nil
@@ -194,6 +204,20 @@ func stepLimits(lim job.Limits, run, inChild bool) error {
 	}
 	if err := unix.Setrlimit(unix.RLIMIT_NPROC, &cur); err != nil {
 		return fmt.Errorf("setrlimit nproc: %w", err)
+	}
+	return nil
+}
+
+// setFileSoftLimit sets RLIMIT_FSIZE's soft limit to n bytes, at most the
+// hard limit (RLIM_INFINITY: back to the hard limit).
+func setFileSoftLimit(n uint64) error {
+	var cur unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &cur); err != nil {
+		return fmt.Errorf("getrlimit fsize: %w", err)
+	}
+	cur.Cur = min(n, cur.Max)
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &cur); err != nil {
+		return fmt.Errorf("setrlimit fsize: %w", err)
 	}
 	return nil
 }
@@ -410,6 +434,10 @@ func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.
 			Credential: &syscall.Credential{Uid: uint32(r.uid), Gid: uint32(r.uid), Groups: []uint32{}},
 		},
 	})
+	if lim.FileKB > 0 {
+		// The child has its limit; the agent's own writes have none.
+		_ = setFileSoftLimit(unix.RLIM_INFINITY)
+	}
 	_ = inR.Close()
 	_ = outW.Close()
 	_ = errW.Close()

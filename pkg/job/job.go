@@ -37,6 +37,8 @@ type Limits struct {
 	MemoryKB    int64 `json:"memory_kb,omitempty" doc:"Memory limit in KiB."`
 	Processes   int64 `json:"processes,omitempty" doc:"Maximum number of processes and threads."`
 	OutputBytes int64 `json:"output_bytes,omitempty" doc:"Maximum bytes captured per output stream."`
+	FileKB      int64 `json:"file_kb,omitempty" doc:"Largest file the program may create or extend, in KiB (RLIMIT_FSIZE; default and maximum: the work directory's size). A program writing past it gets SIGXFSZ (or EFBIG where it ignores the signal)."`
+	StackKB     int64 `json:"stack_kb,omitempty" doc:"Stack size limit in KiB (RLIMIT_STACK; default and maximum: the memory limit)."`
 }
 
 // Priority orders jobs in the queue.
@@ -161,7 +163,8 @@ type Step struct {
 	Signal string `json:"signal,omitempty"`
 	// LimitExceeded names which limit ended the step for time_limit_exceeded
 	// ("cpu" or "wall"), memory_limit_exceeded ("memory") and
-	// output_limit_exceeded ("output").
+	// output_limit_exceeded ("output" for a captured stream, "file" for a
+	// file past Limits.FileKB: SIGXFSZ).
 	LimitExceeded string  `json:"limit_exceeded,omitempty"`
 	CPUTimeMs     float64 `json:"cpu_time_ms"`
 	WallTimeMs    float64 `json:"wall_time_ms"`

@@ -135,6 +135,8 @@ func merge(l, def job.Limits) job.Limits {
 		MemoryKB:    pick(l.MemoryKB, def.MemoryKB),
 		Processes:   pick(pick(l.Processes, def.Processes), 64),
 		OutputBytes: pick(pick(l.OutputBytes, def.OutputBytes), 1<<20),
+		FileKB:      pick(l.FileKB, def.FileKB),
+		StackKB:     pick(l.StackKB, def.StackKB),
 	}
 }
 
@@ -146,6 +148,10 @@ func (d *Driver) clamp(l job.Limits) job.Limits {
 	l.MemoryKB = min(max(l.MemoryKB, 1024), d.cfg.MaxMemoryKB)
 	l.Processes = min(max(l.Processes, 1), d.cfg.MaxProcesses)
 	l.OutputBytes = min(max(l.OutputBytes, 1), d.cfg.MaxOutputBytes)
+	// Unset (0), the file size is bounded by the work directory's size
+	// (the agent's hard RLIMIT_FSIZE) and the stack by the memory limit.
+	l.FileKB = min(max(l.FileKB, 0), d.cfg.WorkDirBytes>>10)
+	l.StackKB = min(max(l.StackKB, 0), l.MemoryKB)
 	return l
 }
 

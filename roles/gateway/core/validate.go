@@ -332,11 +332,15 @@ func validateLimits(prefix string, l, max job.Limits, errs *FieldErrors) {
 		{"memory_kb", l.MemoryKB, max.MemoryKB},
 		{"processes", l.Processes, max.Processes},
 		{"output_bytes", l.OutputBytes, max.OutputBytes},
+		// The file size has no gateway maximum (0): the executor bounds
+		// it by its work directory's size. The stack is part of memory.
+		{"file_kb", l.FileKB, max.FileKB},
+		{"stack_kb", l.StackKB, max.MemoryKB},
 	} {
 		switch {
 		case f.val < 0:
 			errs.Add(prefix+"."+f.field, "must not be negative")
-		case f.val > f.max:
+		case f.max > 0 && f.val > f.max:
 			errs.Add(prefix+"."+f.field, "is %d, at most %d allowed", f.val, f.max)
 		}
 	}
