@@ -103,6 +103,21 @@ type Compat struct {
 	// CommandLine is Judge0's command_line_arguments as the client sent
 	// it (Args holds it split), answered back unchanged.
 	CommandLine string `json:"command_line,omitempty"`
+	// Runs is Judge0's number_of_runs when above 1: Tests holds one copy
+	// of the test case per run, and time and memory are answered averaged.
+	Runs int `json:"runs,omitempty"`
+	// CPUTimeMs and CPUExtraMs are Judge0's cpu_time_limit and
+	// cpu_extra_time when an extra time was asked: Limits.CPUTimeMs is
+	// their sum (the program is killed only then), and a run that used
+	// more than CPUTimeMs is answered as a time limit exceeded.
+	CPUTimeMs  int64 `json:"cpu_time_ms,omitempty"`
+	CPUExtraMs int64 `json:"cpu_extra_ms,omitempty"`
+	// RedirectStderr is Judge0's redirect_stderr_to_stdout: stderr is
+	// answered within stdout.
+	RedirectStderr bool `json:"redirect_stderr,omitempty"`
+	// AdditionalFiles is Judge0's additional_files as sent (a base64 zip,
+	// answered back unchanged); its files are in Files.
+	AdditionalFiles string `json:"additional_files,omitempty"`
 }
 
 // Job is one unit of work handed to an executor.

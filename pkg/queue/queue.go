@@ -43,6 +43,8 @@ type Stats struct {
 	Depth       map[job.Priority]int64 `json:"depth"`
 	Leased      int64                  `json:"leased"`
 	DeadLetters int64                  `json:"dead_letters"`
+	// MaxLength is the most queued jobs the queue accepts (0: unlimited).
+	MaxLength int64 `json:"max_length,omitempty"`
 }
 
 // Queue is the job queue. Every method is safe for concurrent use.

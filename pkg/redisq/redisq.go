@@ -614,7 +614,7 @@ func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
 		return n
 	}
 	vals := d.Val()
-	st := queue.Stats{Depth: map[job.Priority]int64{}, DeadLetters: dl.Val()}
+	st := queue.Stats{Depth: map[job.Priority]int64{}, DeadLetters: dl.Val(), MaxLength: q.opts.MaxLength}
 	for i, p := range job.Priorities {
 		st.Depth[p] = num(vals[i])
 	}

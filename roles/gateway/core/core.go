@@ -173,6 +173,16 @@ func (s *Service) Config() Config { return s.cfg }
 // Catalog returns the language catalog.
 func (s *Service) Catalog() *catalog.Catalog { return s.catalog }
 
+// QueueStats reports the queue's depth, leases, dead letters and length cap
+// (Judge0's /workers and config_info).
+func (s *Service) QueueStats(ctx context.Context) (queue.Stats, error) { return s.queue.Stats(ctx) }
+
+// StoreStats summarises the stored submissions finished since t (Judge0's
+// /statistics).
+func (s *Service) StoreStats(ctx context.Context, since time.Time) (store.Stats, error) {
+	return s.store.Stats(ctx, since)
+}
+
 // Probes returns the core's readiness checks by name.
 func (s *Service) Probes() map[string]httpx.Check { return s.probes }
 

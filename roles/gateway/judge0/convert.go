@@ -36,8 +36,11 @@ func errorMap(errs []httpx.FieldError) map[string][]string {
 // Judge0 client knows it.
 func fieldName(f string) string {
 	switch {
-	case f == "source" || strings.HasPrefix(f, "files"):
+	case f == "source" || f == "files" || strings.HasPrefix(f, "files[0]"):
 		return "source_code"
+	case strings.HasPrefix(f, "files["):
+		// Every file after the source came from the zip.
+		return "additional_files"
 	case f == "language" || f == "version":
 		return "language_id"
 	case strings.HasPrefix(f, "args"):
@@ -52,8 +55,10 @@ func fieldName(f string) string {
 		return "memory_limit"
 	case f == "limits.processes":
 		return "max_processes_and_or_threads"
-	case f == "limits.output_bytes":
+	case f == "limits.output_bytes" || f == "limits.file_kb":
 		return "max_file_size"
+	case f == "limits.stack_kb":
+		return "stack_limit"
 	case strings.HasPrefix(f, "tests"):
 		return "expected_output"
 	}
@@ -121,6 +126,10 @@ func (a *API) toInput(in Request, b64 bool) (core.Input, []httpx.FieldError) {
 		out.CompileArgs = splitArgs(*in.CompilerOptions)
 	}
 	lim, max := &job.Limits{}, a.svc.Config().MaxLimits
+	var langDefaults job.Limits
+	if l, ok := a.svc.Catalog().Lookup(out.Language, ""); ok && out.Language != "" {
+		langDefaults = l.Limits
+	}
 	// Each number is checked as Judge0's model validates it, with Rails'
 	// messages, before any unit conversion (so nothing can wrap).
 	num := func(field string, v *float64, min float64, minExclusive bool, maxV float64) (float64, bool) {
@@ -143,21 +152,39 @@ func (a *API) toInput(in Request, b64 bool) (core.Input, []httpx.FieldError) {
 	if v, ok := num("cpu_time_limit", in.CPUTimeLimit, 0, false, float64(max.CPUTimeMs)/1000); ok {
 		lim.CPUTimeMs = int64(math.Round(v * 1000))
 	}
-	num("cpu_extra_time", in.CPUExtraTime, 0, false, maxCPUExtraTime)
+	if v, ok := num("cpu_extra_time", in.CPUExtraTime, 0, false, maxCPUExtraTime); ok && v > 0 {
+		// The program is killed after the limit and the extra time; a run
+		// that used more than the limit is still a time limit exceeded
+		// (statusOf), with its real time reported, as Judge0's isolate -x.
+		base := effective(*lim, langDefaults).CPUTimeMs
+		if base > 0 {
+			out.Compat.CPUTimeMs = base
+			out.Compat.CPUExtraMs = int64(math.Round(v * 1000))
+			lim.CPUTimeMs = min(base+out.Compat.CPUExtraMs, max.CPUTimeMs)
+		}
+	}
 	if v, ok := num("wall_time_limit", in.WallTimeLimit, 1, false, float64(max.WallTimeMs)/1000); ok {
 		lim.WallTimeMs = int64(math.Round(v * 1000))
 	}
 	if v, ok := num("memory_limit", in.MemoryLimit, minMemoryLimit, false, float64(max.MemoryKB)); ok {
 		lim.MemoryKB = int64(v)
 	}
-	num("stack_limit", in.StackLimit, 0, false, float64(max.MemoryKB))
+	if v, ok := num("stack_limit", in.StackLimit, 0, false, float64(max.MemoryKB)); ok {
+		lim.StackKB = int64(v)
+	}
 	if v, ok := num("max_processes_and_or_threads", in.MaxProcessesAndOrThreads, 0, true, float64(max.Processes)); ok {
 		lim.Processes = int64(v)
 	}
-	if v, ok := num("max_file_size", in.MaxFileSize, 0, false, float64(max.OutputBytes/1024)); ok {
+	if v, ok := num("max_file_size", in.MaxFileSize, 0, false, float64(max.OutputBytes/1024)); ok && v > 0 {
+		// Judge0's isolate -f bounds every file the program writes, its
+		// redirected stdout and stderr included.
 		lim.OutputBytes = int64(v) * 1024
+		lim.FileKB = int64(v)
 	}
-	num("number_of_runs", in.NumberOfRuns, 0, true, maxNumberOfRuns)
+	runs := 1
+	if v, ok := num("number_of_runs", in.NumberOfRuns, 0, true, float64(a.maxRuns())); ok {
+		runs = int(v)
+	}
 	for _, o := range []struct {
 		field string
 		on    *bool
@@ -179,15 +206,63 @@ func (a *API) toInput(in Request, b64 bool) (core.Input, []httpx.FieldError) {
 	}
 	out.Limits = lim
 	if in.EnableNetwork != nil && *in.EnableNetwork {
-		errs.Add("enable_network", "is not allowed: sandboxes have no network")
+		errs.Add("enable_network", "enabling network is not allowed")
+	}
+	if in.RedirectStderrToStdout != nil && *in.RedirectStderrToStdout {
+		out.Compat.RedirectStderr = true
 	}
 	if in.AdditionalFiles != nil && *in.AdditionalFiles != "" {
-		errs.Add("additional_files", "is not supported; use the native API's files")
+		a.addFiles(&out, *in.AdditionalFiles, &errs)
+	}
+	if runs > 1 {
+		// Each run is a test case of its own (the same stdin and expected
+		// output): compiled once, the work directory restored between runs.
+		tc := job.TestCase{Stdin: out.Stdin, ExpectedOutput: out.ExpectedOutput}
+		out.Tests = make([]job.TestCase, runs)
+		for i := range out.Tests {
+			out.Tests[i] = tc
+		}
+		out.Stdin, out.ExpectedOutput = "", nil
+		out.Compat.Runs = runs
 	}
 	if in.CallbackURL != nil {
 		out.CallbackURL = *in.CallbackURL
 	}
 	return out, errs
+}
+
+// addFiles puts the files of Judge0's additional_files beside the source
+// (the source's name wins over an entry of the same name, as unzip -n).
+func (a *API) addFiles(out *core.Input, b64 string, errs *core.FieldErrors) {
+	cfg := a.svc.Config()
+	if int64(len(b64)) > cfg.MaxSourceBytes*4/3+4 {
+		errs.Add("additional_files", "is %d bytes, at most %d allowed", len(b64), cfg.MaxSourceBytes*4/3+4)
+		return
+	}
+	sourceFile := ""
+	if l, ok := a.svc.Catalog().Lookup(out.Language, ""); ok && out.Language != "" {
+		sourceFile = l.SourceFile
+	}
+	files, err := additionalFiles(b64, []string{sourceFile}, cfg.MaxFiles-1, cfg.MaxSourceBytes)
+	if err != nil {
+		errs.Add("additional_files", "%v", err)
+		return
+	}
+	out.Compat.AdditionalFiles = b64
+	if out.Source != nil {
+		out.Files = []job.File{{Content: *out.Source}}
+		out.Source = nil
+	}
+	out.Files = append(out.Files, files...)
+}
+
+// maxRuns is the highest number_of_runs: Judge0's, or fewer when the
+// gateway allows fewer test cases per submission.
+func (a *API) maxRuns() int {
+	if a.svc == nil {
+		return maxNumberOfRuns
+	}
+	return min(maxNumberOfRuns, a.svc.Config().MaxTests)
 }
 
 // splitArgs splits a command line on spaces, honouring single and double
@@ -333,9 +408,50 @@ func (a *API) toSubmission(s job.Submission, b64 bool) (*Submission, error) {
 	} else if lang, ok := a.svc.Catalog().Lookup(s.Request.Language, ""); ok {
 		l = effective(l, lang.Limits)
 	}
+	if c := s.Request.Compat; c.CPUTimeMs > 0 {
+		// Limits.CPUTimeMs holds the limit plus the extra time.
+		l.CPUTimeMs = c.CPUTimeMs
+		out.CPUExtraTime = float64(c.CPUExtraMs) / 1000
+	}
 	if l.CPUTimeMs > 0 {
 		v := float64(l.CPUTimeMs) / 1000
 		out.CPUTimeLimit = &v
+	}
+	out.NumberOfRuns = max(s.Request.Compat.Runs, 1)
+	if v := orZero(l.StackKB, l.MemoryKB); v > 0 {
+		out.StackLimit = &v
+	}
+	if l.Processes > 0 {
+		v := l.Processes
+		out.MaxProcessesAndOrThreads = &v
+	}
+	if v := orZero(l.FileKB, l.OutputBytes/1024); v > 0 {
+		out.MaxFileSize = &v
+	}
+	out.RedirectStderrToStdout = s.Request.Compat.RedirectStderr
+	if v := s.Request.Compat.AdditionalFiles; v != "" {
+		out.AdditionalFiles = &v
+	}
+	if a.svc != nil {
+		if name, ok := a.languageName(out.LanguageID); ok {
+			out.Language = &Language{ID: out.LanguageID, Name: name}
+		}
+	}
+	queued := out.CreatedAt
+	out.QueuedAt = &queued
+	if !s.UpdatedAt.IsZero() {
+		v := formatTime(s.UpdatedAt)
+		out.UpdatedAt = &v
+	}
+	if res := s.Result; res != nil {
+		if !res.StartedAt.IsZero() {
+			v := formatTime(res.StartedAt)
+			out.StartedAt = &v
+		}
+		if res.Executor != "" {
+			v := res.Executor
+			out.ExecutionHost = &v
+		}
 	}
 	if l.WallTimeMs > 0 {
 		v := float64(l.WallTimeMs) / 1000
@@ -358,19 +474,31 @@ func (a *API) toSubmission(s job.Submission, b64 bool) (*Submission, error) {
 			}
 			text(&out.CompileOutput, b)
 		}
-		if run := core.MainRun(res); run != nil {
-			output(&out.Stdout, run.Stdout)
-			output(&out.Stderr, run.Stderr)
+		if run, done := judgedRun(s); run != nil {
+			if s.Request.Compat.RedirectStderr {
+				text(&out.Stdout, combined(run))
+			} else {
+				output(&out.Stdout, run.Stdout)
+				output(&out.Stderr, run.Stderr)
+			}
 			if s.Status != job.StatusCompilationError {
 				code := run.ExitCode
 				out.ExitCode = &code
 				if n, ok := signalNumbers[run.Signal]; ok {
 					out.ExitSignal = &n
 				}
-				t := fmt.Sprintf("%.3f", run.CPUTimeMs/1000)
-				wt := fmt.Sprintf("%.3f", run.WallTimeMs/1000)
-				mem := run.MemoryKB
-				out.Time, out.WallTime, out.Memory = &t, &wt, &mem
+				// Averaged over the runs made, as Judge0 does with
+				// number_of_runs (memory as an integer, Judge0's column).
+				var cpu, wall float64
+				var mem int64
+				for _, r := range done {
+					cpu, wall, mem = cpu+r.CPUTimeMs, wall+r.WallTimeMs, mem+r.MemoryKB
+				}
+				n := float64(len(done))
+				t := fmt.Sprintf("%.3f", cpu/n/1000)
+				wt := fmt.Sprintf("%.3f", wall/n/1000)
+				m := int64(float64(mem) / n)
+				out.Time, out.WallTime, out.Memory = &t, &wt, &m
 			}
 		}
 	}
@@ -378,6 +506,47 @@ func (a *API) toSubmission(s job.Submission, b64 bool) (*Submission, error) {
 		text(&out.Message, []byte(msg))
 	}
 	return out, err
+}
+
+// judgedRun is the run a Judge0 submission is answered with, and the runs
+// its time and memory average: with number_of_runs, Judge0 stops at the
+// first run that is not accepted and answers that one (else the last);
+// otherwise it is the main run.
+func judgedRun(s job.Submission) (*job.Step, []job.Step) {
+	res := s.Result
+	if s.Request.Compat.Runs > 1 && len(res.Tests) > 0 {
+		for i := range res.Tests {
+			if res.Tests[i].Verdict != job.StatusAccepted {
+				return &res.Tests[i], res.Tests[:i+1]
+			}
+		}
+		return &res.Tests[len(res.Tests)-1], res.Tests
+	}
+	run := core.MainRun(res)
+	if run == nil {
+		return nil, nil
+	}
+	return run, []job.Step{*run}
+}
+
+// combined is a step's stdout and stderr as one stream, for
+// redirect_stderr_to_stdout: in the order the program wrote them when the
+// executor recorded it (Step.Output), else stdout then stderr.
+func combined(st *job.Step) []byte {
+	var b []byte
+	for _, o := range []job.Output{st.Stdout, st.Stderr} {
+		if raw, err := o.Bytes(); err == nil {
+			b = append(b, raw...)
+		}
+	}
+	return b
+}
+
+func orZero(v, def int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 var signalNumbers = map[string]int{
@@ -390,10 +559,10 @@ var signalNumbers = map[string]int{
 const (
 	// minMemoryLimit is Judge0's least memory_limit, KB.
 	minMemoryLimit = 2048
-	// maxNumberOfRuns: execbox runs a program once.
-	maxNumberOfRuns = 1
-	// maxCPUExtraTime bounds cpu_extra_time, seconds, which is accepted
-	// but gives no grace: the CPU limit ends the program when it is spent.
+	// maxNumberOfRuns is Judge0's highest number_of_runs (at most the
+	// gateway's test cases per submission, see maxRuns).
+	maxNumberOfRuns = 20
+	// maxCPUExtraTime is Judge0's highest cpu_extra_time, seconds.
 	maxCPUExtraTime = 5
 	// maxOptionsLength is Judge0's longest compiler_options and
 	// command_line_arguments.
@@ -418,5 +587,5 @@ func effective(l, def job.Limits) job.Limits {
 	}
 	return job.Limits{CPUTimeMs: pick(l.CPUTimeMs, def.CPUTimeMs), WallTimeMs: pick(l.WallTimeMs, def.WallTimeMs),
 		MemoryKB: pick(l.MemoryKB, def.MemoryKB), Processes: pick(l.Processes, def.Processes),
-		OutputBytes: pick(l.OutputBytes, def.OutputBytes)}
+		OutputBytes: pick(l.OutputBytes, def.OutputBytes), FileKB: pick(l.FileKB, def.FileKB), StackKB: pick(l.StackKB, def.StackKB)}
 }

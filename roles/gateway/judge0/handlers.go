@@ -25,20 +25,23 @@ var api = core.API{Name: apiName}
 
 // API is the Judge0 API over the gateway core.
 type API struct {
-	svc *core.Service
+	svc   *core.Service
+	stats *statsCache
 }
 
-// New builds the Judge0 API and registers its callback renderer: every
-// field in Judge0's shape as a PUT, as Judge0 sends it, base64-encoded when
-// the submission was.
+// New builds the Judge0 API and registers its callback renderer.
 func New(svc *core.Service) *API {
-	a := &API{svc: svc}
+	a := &API{svc: svc, stats: &statsCache{}}
 	svc.RegisterCallbackRenderer(apiName, core.CallbackRendererFunc(a.renderCallback))
 	return a
 }
 
+// renderCallback renders the callback exactly as Judge0 1.13 sends it
+// (IsolateJob#call_callback): a PUT with the default fields, always
+// base64-encoded, whatever base64_encoded the submission was made with.
+// Judge0 clients' callback handlers decode base64 for that reason.
 func (a *API) renderCallback(s job.Submission) (string, []byte, error) {
-	v, err := a.render(s, answerOpts{base64: s.Request.Compat.Base64, fields: []string{"*"}})
+	v, err := a.render(s, answerOpts{base64: true, fields: defaultFields})
 	if err != nil {
 		return "", nil, err
 	}
@@ -50,7 +53,7 @@ func (a *API) Routes() []core.Route {
 	b64 := core.Param{Name: "base64_encoded", Type: "boolean", Doc: "source_code, stdin, expected_output and the outputs are base64."}
 	fields := core.Param{Name: "fields", Type: "string", Doc: "Comma-separated attributes to return, or * for all."}
 	token := core.Param{Name: "token", In: "path", Type: "string", Required: true}
-	return []core.Route{
+	return append([]core.Route{
 		{Method: "POST", Path: "/submissions", Tag: "judge0", Summary: "Create a submission (Judge0)",
 			Request: Request{}, Params: []core.Param{b64, fields, {Name: "wait", Type: "boolean", Doc: "Wait for the result (bounded)."}},
 			Responses: map[int]any{201: Submission{}}, Handle: a.handleCreate},
@@ -76,7 +79,7 @@ func (a *API) Routes() []core.Route {
 			Responses: map[int]any{200: About{}}, Handle: handleAbout},
 		{Method: "GET", Path: "/config_info", Tag: "judge0", Summary: "Configuration (Judge0)",
 			Responses: map[int]any{200: map[string]any{}}, Handle: a.handleConfigInfo},
-	}
+	}, a.infoRoutes()...)
 }
 
 // writeError answers Judge0's {"error": ...} shape.
@@ -317,6 +320,16 @@ func (a *API) languageList() []LanguageDetail {
 	return out
 }
 
+// languageName is the name /languages gives Judge0 language id.
+func (a *API) languageName(id int) (string, bool) {
+	for _, l := range a.languageList() {
+		if l.ID == id {
+			return l.Name, true
+		}
+	}
+	return "", false
+}
+
 func (a *API) handleLanguages(w http.ResponseWriter, _ *http.Request) {
 	list := a.languageList()
 	out := make([]Language, 0, len(list))
@@ -364,10 +377,15 @@ func handleAbout(w http.ResponseWriter, _ *http.Request) {
 // or boolean, as Judge0 sends them (its clients validate the types). The
 // defaults are per language in execbox: the highest default of the catalog
 // is reported, each language's own default applies. stack_limit is the
-// memory limit (the stack is bounded by it); max_queue_size is 0 because the
-// queue's length is the queue role's setting (a full queue answers 503).
-func (a *API) handleConfigInfo(w http.ResponseWriter, _ *http.Request) {
+// memory limit (RLIMIT_STACK's default); max_queue_size is the queue's
+// length cap (0: unlimited).
+func (a *API) handleConfigInfo(w http.ResponseWriter, req *http.Request) {
 	c := a.svc.Config()
+	qs, err := a.svc.QueueStats(req.Context())
+	if err != nil {
+		a.svc.WriteError(w, req, err, api)
+		return
+	}
 	var def job.Limits
 	for _, l := range a.svc.Catalog().All() {
 		def.CPUTimeMs = max(def.CPUTimeMs, l.Limits.CPUTimeMs)
@@ -387,8 +405,8 @@ func (a *API) handleConfigInfo(w http.ResponseWriter, _ *http.Request) {
 		"enable_callbacks":                                 true,
 		"callbacks_max_tries":                              c.CallbackAttempts,
 		"callbacks_timeout":                                c.CallbackTimeout.Seconds(),
-		"enable_additional_files":                          false,
-		"max_queue_size":                                   0,
+		"enable_additional_files":                          true,
+		"max_queue_size":                                   qs.MaxLength,
 		"cpu_time_limit":                                   float64(def.CPUTimeMs) / 1000,
 		"max_cpu_time_limit":                               float64(c.MaxLimits.CPUTimeMs) / 1000,
 		"cpu_extra_time":                                   0,
@@ -408,9 +426,9 @@ func (a *API) handleConfigInfo(w http.ResponseWriter, _ *http.Request) {
 		"max_file_size":                                    def.OutputBytes / 1024,
 		"max_max_file_size":                                c.MaxLimits.OutputBytes / 1024,
 		"number_of_runs":                                   1,
-		"max_number_of_runs":                               maxNumberOfRuns,
+		"max_number_of_runs":                               a.maxRuns(),
 		"redirect_stderr_to_stdout":                        false,
-		"max_extract_size":                                 0,
+		"max_extract_size":                                 c.MaxSourceBytes / 1024,
 		"enable_batched_submissions":                       true,
 		"max_submission_batch_size":                        c.MaxBatch,
 		"submission_cache_duration":                        0,

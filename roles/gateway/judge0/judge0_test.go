@@ -36,7 +36,7 @@ func TestJudge0SubmitAndGet(t *testing.T) {
 	}
 	// What Judge0 asks back is kept in the request's Compat, not in the
 	// client's metadata, which the native API shows.
-	if want := (job.Compat{API: "judge0", LanguageID: 71, Base64: true, CommandLine: `a "b c"`}); req.Compat != want || req.Metadata != nil {
+	if want := (job.Compat{API: "judge0", LanguageID: 71, Base64: true, CommandLine: `a "b c"`, RedirectStderr: true}); req.Compat != want || req.Metadata != nil {
 		t.Fatalf("compat %+v, metadata %v", req.Compat, req.Metadata)
 	}
 	var native map[string]any

@@ -19,6 +19,12 @@ func statusOf(s job.Submission) (Status, string) {
 	if s.Result != nil {
 		msg = s.Result.Message
 	}
+	if overTime(s) {
+		// cpu_extra_time let the program finish, but it used more than
+		// its cpu_time_limit: Judge0 (isolate -x) reports that as a time
+		// limit exceeded, with the real time.
+		return st(5), "Time limit exceeded"
+	}
 	switch s.Status {
 	case job.StatusQueued, "":
 		return st(1), ""
@@ -84,4 +90,20 @@ func orDefault(s, def string) string {
 		return s
 	}
 	return def
+}
+
+// overTime: a run of s given cpu_extra_time used more CPU time than its
+// cpu_time_limit.
+func overTime(s job.Submission) bool {
+	limit := s.Request.Compat.CPUTimeMs
+	if limit <= 0 || s.Result == nil {
+		return false
+	}
+	switch s.Status {
+	case job.StatusAccepted, job.StatusWrongAnswer, job.StatusRuntimeError:
+	default:
+		return false
+	}
+	run, _ := judgedRun(s)
+	return run != nil && run.CPUTimeMs > float64(limit)
 }

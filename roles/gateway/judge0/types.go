@@ -53,9 +53,9 @@ type Status struct {
 	Description string `json:"description"`
 }
 
-// Request is a Judge0 submission. Unknown fields are ignored, as
-// Judge0 does; fields execbox cannot honour are accepted and ignored unless
-// honouring them matters (enable_network, additional_files: refused).
+// Request is a Judge0 submission. Unknown fields are ignored, as Judge0
+// does; enable_network and the per-process limits are refused when true (as
+// a Judge0 that does not allow them).
 type Request struct {
 	SourceCode                           *string  `json:"source_code" validate:"required"`
 	LanguageID                           flexInt  `json:"language_id" validate:"required"`
@@ -64,18 +64,18 @@ type Request struct {
 	Stdin                                *string  `json:"stdin,omitempty"`
 	ExpectedOutput                       *string  `json:"expected_output,omitempty"`
 	CPUTimeLimit                         *float64 `json:"cpu_time_limit,omitempty" doc:"Seconds."`
-	CPUExtraTime                         *float64 `json:"cpu_extra_time,omitempty" doc:"Seconds, at most max_cpu_extra_time; accepted, the CPU limit has no grace period."`
+	CPUExtraTime                         *float64 `json:"cpu_extra_time,omitempty" doc:"Seconds, at most max_cpu_extra_time: the program is killed after cpu_time_limit plus this, and a run over cpu_time_limit is status 5 with its real time."`
 	WallTimeLimit                        *float64 `json:"wall_time_limit,omitempty" doc:"Seconds."`
 	MemoryLimit                          *float64 `json:"memory_limit,omitempty" doc:"KB."`
-	StackLimit                           *float64 `json:"stack_limit,omitempty" doc:"KB; accepted up to max_stack_limit: the stack is bounded by the memory limit."`
+	StackLimit                           *float64 `json:"stack_limit,omitempty" doc:"KB, at most max_stack_limit: RLIMIT_STACK (default: the memory limit)."`
 	MaxProcessesAndOrThreads             *float64 `json:"max_processes_and_or_threads,omitempty"`
-	EnablePerProcessAndThreadTimeLimit   *bool    `json:"enable_per_process_and_thread_time_limit,omitempty" doc:"Ignored."`
-	EnablePerProcessAndThreadMemoryLimit *bool    `json:"enable_per_process_and_thread_memory_limit,omitempty" doc:"Ignored."`
-	MaxFileSize                          *float64 `json:"max_file_size,omitempty" doc:"KB; bounds captured output."`
-	RedirectStderrToStdout               *bool    `json:"redirect_stderr_to_stdout,omitempty" doc:"Ignored."`
+	EnablePerProcessAndThreadTimeLimit   *bool    `json:"enable_per_process_and_thread_time_limit,omitempty" doc:"Must be false: limits hold for all processes together."`
+	EnablePerProcessAndThreadMemoryLimit *bool    `json:"enable_per_process_and_thread_memory_limit,omitempty" doc:"Must be false: limits hold for all processes together."`
+	MaxFileSize                          *float64 `json:"max_file_size,omitempty" doc:"KB: every file the program writes (RLIMIT_FSIZE) and its stdout and stderr."`
+	RedirectStderrToStdout               *bool    `json:"redirect_stderr_to_stdout,omitempty" doc:"stderr is answered within stdout."`
 	EnableNetwork                        *bool    `json:"enable_network,omitempty" doc:"Must be false: sandboxes have no network."`
-	NumberOfRuns                         *float64 `json:"number_of_runs,omitempty" doc:"At most max_number_of_runs (1)."`
-	AdditionalFiles                      *string  `json:"additional_files,omitempty" doc:"Not supported."`
+	NumberOfRuns                         *float64 `json:"number_of_runs,omitempty" doc:"At most max_number_of_runs: the program runs this many times, time and memory are averaged."`
+	AdditionalFiles                      *string  `json:"additional_files,omitempty" doc:"Base64 zip of files put beside the source (top level only, no links)."`
 	CallbackURL                          *string  `json:"callback_url,omitempty" doc:"Receives the finished submission as a PUT."`
 }
 
@@ -139,6 +139,23 @@ type Submission struct {
 	CompilerOptions      *string  `json:"compiler_options"`
 	CommandLineArguments *string  `json:"command_line_arguments"`
 	CallbackURL          *string  `json:"callback_url"`
+	// The rest of Judge0's attributes, answered for fields=* or by name.
+	NumberOfRuns                         int       `json:"number_of_runs"`
+	CPUExtraTime                         float64   `json:"cpu_extra_time" doc:"Seconds."`
+	StackLimit                           *int64    `json:"stack_limit" doc:"KB."`
+	MaxProcessesAndOrThreads             *int64    `json:"max_processes_and_or_threads"`
+	EnablePerProcessAndThreadTimeLimit   bool      `json:"enable_per_process_and_thread_time_limit"`
+	EnablePerProcessAndThreadMemoryLimit bool      `json:"enable_per_process_and_thread_memory_limit"`
+	MaxFileSize                          *int64    `json:"max_file_size" doc:"KB."`
+	RedirectStderrToStdout               bool      `json:"redirect_stderr_to_stdout"`
+	EnableNetwork                        bool      `json:"enable_network"`
+	AdditionalFiles                      *string   `json:"additional_files" doc:"The zip as sent, base64."`
+	Language                             *Language `json:"language"`
+	QueuedAt                             *string   `json:"queued_at"`
+	StartedAt                            *string   `json:"started_at"`
+	UpdatedAt                            *string   `json:"updated_at"`
+	QueueHost                            *string   `json:"queue_host" doc:"Always null: the queue is shared."`
+	ExecutionHost                        *string   `json:"execution_host" doc:"The executor that ran it."`
 }
 
 // Language is an entry of GET /languages; LanguageDetail of
