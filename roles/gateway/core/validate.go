@@ -62,6 +62,12 @@ type Input struct {
 	IdempotencyKey string
 	// Compat is kept with the request for the API that made it.
 	Compat job.Compat
+	// KeepNames: the first file is the entry point under the name it was
+	// sent with (Piston's rule), instead of being renamed to the language's
+	// source file name. The executor still renames it when the language's
+	// commands need their own name (a compiled language's fixed file, an
+	// extension that does not match).
+	KeepNames bool
 }
 
 // Validate checks in against the configured maximums and the catalog and
@@ -120,7 +126,7 @@ func (s *Service) Validate(ctx context.Context, c Caller, in Input) (job.Request
 	case len(in.Files) > cfg.MaxFiles:
 		errs.Add("files", "has %d files, at most %d allowed", len(in.Files), cfg.MaxFiles)
 	default:
-		out.Files = s.validateFiles(in.Files, sourceFile, &errs)
+		out.Files = s.validateFiles(in.Files, sourceFile, in.KeepNames, &errs)
 	}
 
 	// Stdin, tests, args.
@@ -188,7 +194,7 @@ func (s *Service) Validate(ctx context.Context, c Caller, in Input) (job.Request
 
 // validateFiles checks names, encodings and sizes, and makes sure the entry
 // file carries the language's source file name.
-func (s *Service) validateFiles(files []job.File, sourceFile string, errs *FieldErrors) []job.File {
+func (s *Service) validateFiles(files []job.File, sourceFile string, keepNames bool, errs *FieldErrors) []job.File {
 	out := make([]job.File, 0, len(files))
 	seen := map[string]bool{}
 	var total int64
@@ -228,7 +234,7 @@ func (s *Service) validateFiles(files []job.File, sourceFile string, errs *Field
 	case total == 0:
 		errs.Add("files", "source is empty")
 	}
-	if !hasEntry && sourceFile != "" && len(out) > 0 {
+	if !hasEntry && sourceFile != "" && len(out) > 0 && !(keepNames && files[0].Name != "") {
 		// The first file is the entry point: give it the name the
 		// language's run command expects.
 		if seen[sourceFile] {

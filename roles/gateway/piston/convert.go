@@ -14,7 +14,7 @@ import (
 // the runtime (language and version) the answer reports. It answers
 // Piston's message for the first invalid field, "" when none is.
 func (a *API) toInput(in Request) (core.Input, string, string, string) {
-	out := core.Input{Stdin: in.Stdin, Args: in.Args, Compat: job.Compat{API: apiName}}
+	out := core.Input{Stdin: in.Stdin, Args: in.Args, Compat: job.Compat{API: apiName}, KeepNames: true}
 	l, ok := findRuntime(a.svc.Catalog(), in.Language, in.Version)
 	if !ok {
 		return out, "", "", fmt.Sprintf("%s-%s runtime is unknown", in.Language, in.Version)
@@ -25,12 +25,21 @@ func (a *API) toInput(in Request) (core.Input, string, string, string) {
 		lang, ver = l.ID, l.Version
 	}
 	utf8 := false
+	entry := -1
 	for i, f := range in.Files {
 		fi := job.File{Name: f.Name, Content: f.Content, Encoding: job.Encoding(f.Encoding)}
+		if fi.Name == "" && i > 0 {
+			// Piston's name for a file sent without one (the entry
+			// point's is the language's source file name).
+			fi.Name = fmt.Sprintf("file%d.code", i)
+		}
 		switch f.Encoding {
 		case "", "utf8":
 			utf8 = true
 			fi.Encoding = ""
+			if entry < 0 {
+				entry = i
+			}
 		case "hex":
 			b, err := hex.DecodeString(f.Content)
 			if err != nil {
@@ -38,14 +47,18 @@ func (a *API) toInput(in Request) (core.Input, string, string, string) {
 			}
 			fi.Content, fi.Encoding = base64.StdEncoding.EncodeToString(b), job.EncodingBase64
 		}
-		if i == 0 {
-			// Piston's entry point is the first file, whatever its name.
-			fi.Name = ""
-		}
 		out.Files = append(out.Files, fi)
 	}
 	if !utf8 {
 		return out, lang, ver, "files must include at least one utf8 encoded file"
+	}
+	// Piston's entry point is the first utf8 file (base64 and hex files are
+	// data), under the name it was sent with: it goes first, and a first
+	// file without a name takes the language's source file name.
+	if entry > 0 {
+		e := out.Files[entry]
+		copy(out.Files[1:entry+1], out.Files[:entry])
+		out.Files[0] = e
 	}
 	max := a.svc.Config().MaxLimits
 	run, compile := &job.Limits{}, &job.Limits{}

@@ -47,7 +47,7 @@ func TestPistonExecute(t *testing.T) {
 		t.Fatalf("run %+v", r)
 	}
 	req := b.Q.Last()
-	if req.Files[0].Name != "main.py" || req.Files[1].Encoding != job.EncodingBase64 || req.Limits.WallTimeMs != 3000 ||
+	if req.Files[0].Name != "prog.py" || req.Files[1].Encoding != job.EncodingBase64 || req.Limits.WallTimeMs != 3000 ||
 		req.Limits.MemoryKB != 64<<10 || req.Stdin != "in" || req.CompileLimits.WallTimeMs != 10000 {
 		t.Fatalf("queued %+v", req)
 	}
@@ -195,5 +195,43 @@ func TestPistonSemverAndContentType(t *testing.T) {
 	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/api/v2/packages", nil), 200), &pkgs)
 	if len(pkgs) != len(rts) || !pkgs[0].Installed || pkgs[0].LanguageVersion == "" {
 		t.Fatalf("packages %+v", pkgs)
+	}
+}
+
+// TestPistonFiles: the entry point is the first utf8 file under the name
+// the client sent (base64 and hex files are data, as in Piston), a file
+// without a name is named as Piston names it, and a request of data files
+// only is refused with Piston's message.
+func TestPistonFiles(t *testing.T) {
+	t.Parallel()
+	b := gatewaytest.Setup(t, nil)
+	b.Q.OnEnqueue(func(id string) { b.Q.Finish(id, job.StatusAccepted, "") })
+	for _, tc := range []struct {
+		name  string
+		files []map[string]string
+		want  string
+	}{
+		{"named entry kept", []map[string]string{{"name": "solution.py", "content": "1"}, {"name": "lib.py", "content": "2"}}, "solution.py,lib.py"},
+		{"unnamed entry", []map[string]string{{"content": "1"}, {"content": "2"}}, "main.py,file1.code"},
+		{"data file first", []map[string]string{{"name": "data.bin", "content": "aGk=", "encoding": "base64"}, {"name": "app.py", "content": "1"}}, "app.py,data.bin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gatewaytest.WantStatus(t, b.Do(t, "POST", "/api/v2/execute", map[string]any{"language": "python", "version": "*", "files": tc.files}), 200)
+			var names []string
+			for _, f := range b.Q.Last().Files {
+				names = append(names, f.Name)
+			}
+			if got := strings.Join(names, ","); got != tc.want {
+				t.Fatalf("files %s, want %s", got, tc.want)
+			}
+		})
+	}
+	resp := b.Do(t, "POST", "/api/v2/execute", map[string]any{"language": "python", "version": "*",
+		"files": []map[string]string{{"name": "a", "content": "aGk=", "encoding": "base64"}}})
+	gatewaytest.WantStatus(t, resp, http.StatusBadRequest)
+	var msg map[string]string
+	gatewaytest.DecodeBody(t, resp, &msg)
+	if msg["message"] != "files must include at least one utf8 encoded file" {
+		t.Fatalf("message %v", msg)
 	}
 }
