@@ -49,7 +49,12 @@ func (a *API) toInput(in Request) (core.Input, string, string, string) {
 		}
 		out.Files = append(out.Files, fi)
 	}
-	if !utf8 {
+	switch {
+	case lang == "file":
+		// Piston's "file" runtime runs a file of any encoding (a binary):
+		// the first file is the entry point.
+		entry = 0
+	case !utf8:
 		return out, lang, ver, "files must include at least one utf8 encoded file"
 	}
 	// Piston's entry point is the first utf8 file (base64 and hex files are

@@ -234,4 +234,7 @@ func TestPistonFiles(t *testing.T) {
 	if msg["message"] != "files must include at least one utf8 encoded file" {
 		t.Fatalf("message %v", msg)
 	}
+	// Piston's "file" runtime runs a binary: base64 alone is fine.
+	gatewaytest.WantStatus(t, b.Do(t, "POST", "/api/v2/execute", map[string]any{"language": "file", "version": "*",
+		"files": []map[string]string{{"name": "a.out", "content": "f0VMRg==", "encoding": "base64"}}}), 200)
 }

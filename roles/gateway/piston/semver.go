@@ -28,7 +28,7 @@ func findRuntime(c *catalog.Catalog, name, version string) (catalog.Language, bo
 			if l.Piston.Language == "" || !pistonNamed(l, name) {
 				continue
 			}
-			v, err := semver.NewVersion(l.Piston.Version)
+			v, err := pistonVersion(l.Piston.Version)
 			if err != nil || !cons.Check(v) {
 				continue
 			}
@@ -56,4 +56,14 @@ func pistonNamed(l catalog.Language, name string) bool {
 		}
 	}
 	return false
+}
+
+// pistonVersion parses a runtime's version as semver. A version of more
+// than three parts (Mono's 6.8.0.105, GnuCOBOL's 3.1.2.0) keeps the rest as
+// build metadata (6.8.0+105), which ranges ignore, so "6.x" matches it.
+func pistonVersion(s string) (*semver.Version, error) {
+	if parts := strings.SplitN(s, ".", 4); len(parts) == 4 && !strings.ContainsAny(parts[2], "-+") {
+		s = strings.Join(parts[:3], ".") + "+" + parts[3]
+	}
+	return semver.NewVersion(s)
 }
