@@ -170,10 +170,15 @@ type Output struct {
 // Step is the measured outcome of one process run: the compile step or one
 // run of the program.
 type Step struct {
-	Verdict  Status `json:"verdict"`
-	Stdout   Output `json:"stdout"`
-	Stderr   Output `json:"stderr"`
-	ExitCode int    `json:"exit_code"`
+	Verdict Status `json:"verdict"`
+	Stdout  Output `json:"stdout"`
+	Stderr  Output `json:"stderr"`
+	// Output is stdout and stderr combined in the order the program wrote
+	// them (as the agent read them), with the same bytes the two streams
+	// captured; Truncated when either stream was. Nil in results stored
+	// before it existed.
+	Output   *Output `json:"output,omitempty"`
+	ExitCode int     `json:"exit_code"`
 	// Signal is the name of the signal that ended the process ("SIGSEGV"), if any.
 	Signal string `json:"signal,omitempty"`
 	// LimitExceeded names which limit ended the step for time_limit_exceeded

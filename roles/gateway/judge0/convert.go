@@ -533,6 +533,11 @@ func judgedRun(s job.Submission) (*job.Step, []job.Step) {
 // redirect_stderr_to_stdout: in the order the program wrote them when the
 // executor recorded it (Step.Output), else stdout then stderr.
 func combined(st *job.Step) []byte {
+	if st.Output != nil {
+		if b, err := st.Output.Bytes(); err == nil {
+			return b
+		}
+	}
 	var b []byte
 	for _, o := range []job.Output{st.Stdout, st.Stderr} {
 		if raw, err := o.Bytes(); err == nil {

@@ -158,6 +158,14 @@ func TestJudge0RedirectStderrAndFileSize(t *testing.T) {
 	if got["stdout"] != "out\nerr\n" || got["stderr"] != nil {
 		t.Errorf("redirected: %v", got)
 	}
+	// With the executor's combined stream, in the order it was written.
+	tok = create(t, b, map[string]any{"source_code": "x", "language_id": 71, "redirect_stderr_to_stdout": true})
+	both := job.NewOutput([]byte("err\nout\n"), false)
+	run.Output = &both
+	b.Q.CompleteWith(job.CanonicalID(tok), job.Result{Status: job.StatusAccepted, Run: &run})
+	if got := get(t, b, tok, "?fields=stdout,stderr"); got["stdout"] != "err\nout\n" || got["stderr"] != nil {
+		t.Errorf("redirected, combined stream: %v", got)
+	}
 	tok = create(t, b, map[string]any{"source_code": "x", "language_id": 50, "max_file_size": 1})
 	run = job.Step{Verdict: job.StatusOutputLimit, LimitExceeded: "file", Signal: "SIGXFSZ", ExitCode: 153,
 		Message: "file size limit of 1 KB exceeded (SIGXFSZ)"}

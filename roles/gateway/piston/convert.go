@@ -137,7 +137,13 @@ func toStage(st job.Step) Stage {
 	}
 	out := Stage{Stdout: text(st.Stdout), Stderr: text(st.Stderr),
 		CPUTime: st.CPUTimeMs, WallTime: st.WallTimeMs, Memory: st.MemoryKB * 1024}
+	// Piston's output is both streams in the order the program wrote
+	// them: the executor's combined stream, or (results from before it
+	// recorded one) stdout then stderr.
 	out.Output = out.Stdout + out.Stderr
+	if st.Output != nil {
+		out.Output = text(*st.Output)
+	}
 	if st.Signal != "" {
 		out.Signal = ptr(st.Signal)
 	} else {

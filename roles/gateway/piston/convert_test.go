@@ -20,3 +20,18 @@ func TestStages(t *testing.T) {
 		t.Fatalf("timeout %+v", out.Run)
 	}
 }
+
+// TestStageOutputInterleaved: output is the executor's combined stream
+// when it recorded one, stdout then stderr otherwise.
+func TestStageOutputInterleaved(t *testing.T) {
+	t.Parallel()
+	st := job.Step{Stdout: job.NewOutput([]byte("1\n3\n"), false), Stderr: job.NewOutput([]byte("2\n"), false)}
+	if got := toStage(st).Output; got != "1\n3\n2\n" {
+		t.Errorf("without a combined stream: %q", got)
+	}
+	o := job.NewOutput([]byte("1\n2\n3\n"), false)
+	st.Output = &o
+	if got := toStage(st).Output; got != "1\n2\n3\n" {
+		t.Errorf("combined: %q", got)
+	}
+}

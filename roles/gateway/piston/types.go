@@ -7,8 +7,9 @@
 // version is a semver range as in Piston (the highest match wins); the
 // compile_* and run_* limits bound each step, each at most the gateway's
 // maximum (400 past it, as Piston answers past its configured limits).
-// Piston's "output" interleaves stdout and stderr; execbox captures them
-// apart, so output is stdout followed by stderr.
+// Piston's "output" interleaves stdout and stderr in the order they were
+// written: the executor's combined stream (job.Step.Output), or stdout then
+// stderr for a result that has none.
 package piston
 
 // File is one file of a Piston request.
