@@ -125,7 +125,7 @@ func judge0Suite(t *testing.T, base string) {
 					t.Errorf("exit_signal %v, max_file_size %v", m["exit_signal"], m["max_file_size"])
 				}
 			}},
-		{"9 SIGFPE", map[string]any{"language_id": judge0C, "source_code": cSig("volatile int z = 0; return 1 / z;")}, 9, nil},
+		{"9 SIGFPE", map[string]any{"language_id": judge0C, "source_code": "#include <stdio.h>\nint main(int argc, char **argv) { volatile int z = 0; printf(\"%d\\n\", argc / z); return 0; }\n"}, 9, nil},
 		{"10 SIGABRT", map[string]any{"language_id": judge0C, "source_code": cSig("abort();")}, 10, nil},
 		{"11 NZEC", map[string]any{"language_id": judge0Python, "source_code": "import sys; sys.exit(3)"}, 11,
 			func(t *testing.T, m map[string]any) {
@@ -230,10 +230,16 @@ func judge0Suite(t *testing.T, base string) {
 
 	t.Run("base64 both ways", func(t *testing.T) {
 		t.Parallel()
-		m := judge0Wait(t, base, map[string]any{"language_id": judge0Python, "source_code": b64("import sys\nsys.stdout.buffer.write(b'\\xff' + input().encode())"),
-			"stdin": b64("héllo"), "expected_output": b64("\xffhéllo")}, "&base64_encoded=true")
-		if dig(m, "status", "id") != 3.0 || unb64(t, m["stdout"]) != "\xffhéllo" || unb64(t, m["stdin"]) != "héllo" {
+		m := judge0Wait(t, base, map[string]any{"language_id": judge0Python, "source_code": b64("print(input())"),
+			"stdin": b64("héllo"), "expected_output": b64("héllo")}, "&base64_encoded=true")
+		if dig(m, "status", "id") != 3.0 || unb64(t, m["stdout"]) != "héllo\n" || unb64(t, m["stdin"]) != "héllo" ||
+			unb64(t, m["source_code"]) != "print(input())" || unb64(t, m["expected_output"]) != "héllo" {
 			t.Fatalf("base64: %v", m)
+		}
+		m = judge0Wait(t, base, map[string]any{"language_id": judge0Python, "source_code": b64("import sys\nsys.stdout.buffer.write(b'\\xff')")},
+			"&base64_encoded=true")
+		if dig(m, "status", "id") != 3.0 || unb64(t, m["stdout"]) != "\xff" {
+			t.Fatalf("binary stdout: %v", m)
 		}
 		// Output that is not UTF-8 cannot be answered as text.
 		code, d := call(t, "GET", base+"/submissions/"+m["token"].(string)+"?fields=stdout", nil)

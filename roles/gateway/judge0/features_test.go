@@ -268,3 +268,39 @@ func TestJudge0InfoRoutes(t *testing.T) {
 		t.Errorf("config_info %v", cfg)
 	}
 }
+
+// TestJudge0CreateAndDeleteShapes: output that cannot be shown as text
+// under wait=true is 201 with the token and Judge0's error; a batch with no
+// valid submission is 422; DELETE answers base64-encoded, as Judge0 forces.
+func TestJudge0CreateAndDeleteShapes(t *testing.T) {
+	t.Parallel()
+	b := gatewaytest.Setup(t, nil)
+	b.Q.OnEnqueue(func(id string) {
+		run := job.Step{Verdict: job.StatusAccepted, Stdout: job.NewOutput([]byte{0xff, 'x'}, false)}
+		b.Q.CompleteWith(id, job.Result{Status: job.StatusAccepted, Run: &run})
+	})
+	resp := b.Do(t, "POST", "/submissions?wait=true", map[string]any{"source_code": "x", "language_id": 71})
+	var got map[string]any
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, resp, 201), &got)
+	if got["token"] == nil || !strings.Contains(got["error"].(string), "use base64_encoded=true") || len(got) != 2 {
+		t.Fatalf("wait with binary output: %v", got)
+	}
+	tok := got["token"].(string)
+	del := map[string]any{}
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "DELETE", "/submissions/"+tok+"?fields=stdout", nil), 200), &del)
+	if s, _ := base64.StdEncoding.DecodeString(del["stdout"].(string)); string(s) != "\xffx" {
+		t.Errorf("DELETE answer %v, want base64", del)
+	}
+	var batchErr map[string]string
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/submissions/batch?tokens="+tok, nil), 400), &batchErr)
+	if !strings.Contains(batchErr["error"], "one or more submissions") {
+		t.Errorf("batch get of binary output: %v", batchErr)
+	}
+	resp = b.Do(t, "POST", "/submissions/batch", map[string]any{"submissions": []any{
+		map[string]any{"source_code": "x", "language_id": 9999}, map[string]any{"language_id": 71}}})
+	var items []map[string]any
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, resp, http.StatusUnprocessableEntity), &items)
+	if len(items) != 2 || items[0]["language_id"] == nil || items[1]["source_code"] == nil {
+		t.Errorf("all-invalid batch: %v", items)
+	}
+}

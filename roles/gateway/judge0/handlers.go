@@ -154,7 +154,14 @@ func (a *API) handleCreate(w http.ResponseWriter, req *http.Request) {
 	if final.ID == "" {
 		final = sub
 	}
-	a.write(w, http.StatusCreated, final, opts)
+	v, err := a.render(final, opts)
+	if err != nil {
+		// Judge0 answers 201 with the token and the error: the
+		// submission exists and can be read with base64_encoded=true.
+		httpx.WriteJSON(w, http.StatusCreated, map[string]string{"error": err.Error(), "token": tokenOf(final.ID)})
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, v)
 }
 
 type answerOpts struct {
@@ -231,6 +238,9 @@ func (a *API) handleDelete(w http.ResponseWriter, req *http.Request) {
 		a.svc.WriteError(w, req, err, api)
 		return
 	}
+	// Judge0 forces base64_encoded=true on DELETE's answer, so that the
+	// data always comes back.
+	opts.base64 = true
 	a.write(w, http.StatusOK, sub, opts)
 }
 
@@ -250,6 +260,7 @@ func (a *API) handleBatchCreate(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	out := make([]any, len(in.Submissions))
+	valid := false
 	for i, s := range in.Submissions {
 		sub, errs, err := a.submit(req, s, opts.base64)
 		switch {
@@ -261,9 +272,15 @@ func (a *API) handleBatchCreate(w http.ResponseWriter, req *http.Request) {
 			out[i] = map[string]string{"error": orDefault(p.Detail, p.Title)}
 		default:
 			out[i] = Token{Token: tokenOf(sub.ID)}
+			valid = true
 		}
 	}
-	httpx.WriteJSON(w, http.StatusCreated, out)
+	// 201 when at least one submission was created, else 422, as Judge0.
+	status := http.StatusCreated
+	if !valid {
+		status = http.StatusUnprocessableEntity
+	}
+	httpx.WriteJSON(w, status, out)
 }
 
 func (a *API) handleBatchGet(w http.ResponseWriter, req *http.Request) {
@@ -295,7 +312,7 @@ func (a *API) handleBatchGet(w http.ResponseWriter, req *http.Request) {
 		}
 		v, err := a.render(sub, opts)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
+			writeError(w, http.StatusBadRequest, errNotUTF8Batch)
 			return
 		}
 		out.Submissions[i] = v

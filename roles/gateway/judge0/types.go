@@ -201,8 +201,12 @@ var fieldNames = func() map[string]bool {
 	return m
 }()
 
-// errNotUTF8 is Judge0's answer when an output needs base64.
-const errNotUTF8 = "some attributes for this submission cannot be converted to UTF-8, use base64_encoded=true query parameter"
+// errNotUTF8 is Judge0's answer when an output needs base64;
+// errNotUTF8Batch its answer for a batch.
+const (
+	errNotUTF8      = "some attributes for this submission cannot be converted to UTF-8, use base64_encoded=true query parameter"
+	errNotUTF8Batch = "some attributes for one or more submissions cannot be converted to UTF-8, use base64_encoded=true query parameter"
+)
 
 // timeLayout is how Judge0 (Rails) writes timestamps: UTC, milliseconds.
 const timeLayout = "2006-01-02T15:04:05.000Z"
