@@ -12,8 +12,17 @@
 //     other signals 12; "exec format error" in the message 14.
 //
 // DELETE /submissions/{token} cancels an unfinished submission and answers
-// it; a finished one is answered unchanged (execbox keeps results for
-// history; retention is the storage role's).
+// it, base64-encoded as Judge0 forces; a finished one is answered unchanged
+// (execbox keeps results for history; retention is the storage role's).
+//
+// Judge0's configuration variables are honoured: stack_limit and
+// max_file_size are the program's RLIMIT_STACK and RLIMIT_FSIZE,
+// cpu_extra_time lets a program run past its CPU limit and still answers a
+// time limit exceeded, number_of_runs runs it N times (Request.Tests holds
+// a copy per run) and averages time and memory, redirect_stderr_to_stdout
+// answers the combined stream, additional_files are unpacked beside the
+// source (zip.go). What Judge0 itself stores for these is kept in
+// job.Compat.
 //
 // Tokens are the submission ids in UUID version 4 form (job.V4Form), which
 // Judge0 clients expect; the core takes either form. Timestamps have
