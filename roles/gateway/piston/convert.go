@@ -14,7 +14,13 @@ import (
 // the runtime (language and version) the answer reports. It answers
 // Piston's message for the first invalid field, "" when none is.
 func (a *API) toInput(in Request) (core.Input, string, string, string) {
-	out := core.Input{Stdin: in.Stdin, Args: in.Args, Compat: job.Compat{API: apiName}, KeepNames: true}
+	// Piston adds a trailing newline to stdin when it has none (also to
+	// an empty one), so a program reading a line always gets one.
+	stdin := in.Stdin
+	if !strings.HasSuffix(stdin, "\n") {
+		stdin += "\n"
+	}
+	out := core.Input{Stdin: stdin, Args: in.Args, Compat: job.Compat{API: apiName}, KeepNames: true}
 	l, ok := findRuntime(a.svc.Catalog(), in.Language, in.Version)
 	if !ok {
 		return out, "", "", fmt.Sprintf("%s-%s runtime is unknown", in.Language, in.Version)

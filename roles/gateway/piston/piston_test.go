@@ -48,7 +48,7 @@ func TestPistonExecute(t *testing.T) {
 	}
 	req := b.Q.Last()
 	if req.Files[0].Name != "prog.py" || req.Files[1].Encoding != job.EncodingBase64 || req.Limits.WallTimeMs != 3000 ||
-		req.Limits.MemoryKB != 64<<10 || req.Stdin != "in" || req.CompileLimits.WallTimeMs != 10000 {
+		req.Limits.MemoryKB != 64<<10 || req.Stdin != "in\n" || req.CompileLimits.WallTimeMs != 10000 {
 		t.Fatalf("queued %+v", req)
 	}
 	if c, _ := req.Files[1].Bytes(); string(c) != "hi" {
@@ -223,6 +223,9 @@ func TestPistonFiles(t *testing.T) {
 			}
 			if got := strings.Join(names, ","); got != tc.want {
 				t.Fatalf("files %s, want %s", got, tc.want)
+			}
+			if got := b.Q.Last().Stdin; got != "\n" {
+				t.Fatalf("stdin %q: Piston gives a missing stdin a newline", got)
 			}
 		})
 	}
