@@ -487,6 +487,13 @@ func (a *API) toSubmission(s job.Submission, b64 bool) (*Submission, error) {
 				if n, ok := signalNumbers[run.Signal]; ok {
 					out.ExitSignal = &n
 				}
+				if run.LimitExceeded == "output" {
+					// The executor stopped the program at the output cap;
+					// Judge0's stdout is a file under max_file_size, where
+					// the program gets SIGXFSZ.
+					n := signalNumbers["SIGXFSZ"]
+					out.ExitSignal = &n
+				}
 				// Averaged over the runs made, as Judge0 does with
 				// number_of_runs (memory as an integer, Judge0's column).
 				var cpu, wall float64

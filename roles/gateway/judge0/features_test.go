@@ -174,6 +174,15 @@ func TestJudge0RedirectStderrAndFileSize(t *testing.T) {
 	if got["status"].(map[string]any)["id"] != 8.0 || got["exit_signal"] != 25.0 || !strings.Contains(got["message"].(string), "SIGXFSZ") {
 		t.Errorf("past max_file_size: %v", got)
 	}
+	// stdout past the cap: the executor kills it, Judge0's program would
+	// have got SIGXFSZ writing its stdout file.
+	tok = create(t, b, map[string]any{"source_code": "x", "language_id": 71, "max_file_size": 1})
+	run = job.Step{Verdict: job.StatusOutputLimit, LimitExceeded: "output", Signal: "SIGKILL", ExitCode: 137}
+	b.Q.CompleteWith(job.CanonicalID(tok), job.Result{Status: job.StatusOutputLimit, Run: &run})
+	got = get(t, b, tok, "?fields=status,exit_signal")
+	if got["status"].(map[string]any)["id"] != 8.0 || got["exit_signal"] != 25.0 {
+		t.Errorf("stdout past max_file_size: %v", got)
+	}
 }
 
 // TestJudge0AdditionalFiles: the zip's files go beside the source, safely.
