@@ -45,6 +45,11 @@ func verdict(reason string, ws syscall.WaitStatus, cpu, cpuLimit time.Duration, 
 
 func message(s job.Step, lim job.Limits) string {
 	switch s.LimitExceeded {
+	case "file":
+		if lim.FileKB > 0 {
+			return fmt.Sprintf("file size limit of %d KB exceeded (SIGXFSZ)", lim.FileKB)
+		}
+		return "file size limit exceeded (SIGXFSZ)"
 	case "wall":
 		return fmt.Sprintf("wall time limit of %d ms exceeded", lim.WallTimeMs)
 	case "cpu":
@@ -53,11 +58,6 @@ func message(s job.Step, lim job.Limits) string {
 		return fmt.Sprintf("memory limit of %d KB exceeded", lim.MemoryKB)
 	case "output":
 		return fmt.Sprintf("output limit of %d bytes per stream exceeded", lim.OutputBytes)
-	case "file":
-		if lim.FileKB > 0 {
-			return fmt.Sprintf("file size limit of %d KB exceeded (SIGXFSZ)", lim.FileKB)
-		}
-		return "file size limit exceeded (SIGXFSZ)"
 	}
 	if s.Signal != "" {
 		return "killed by " + s.Signal
