@@ -175,21 +175,11 @@ func orDefault(v, def int64) int64 {
 // step (the catalog's compiler) keeps the higher hard limit of
 // setStaticLimits. With inChild the trampoline sets it instead (see
 // Spec.LimitInChild).
-//
-// RLIMIT_STACK is the step's StackKB, else its memory limit (deep recursion
-// is legal). RLIMIT_FSIZE's soft limit is the step's FileKB under the hard
-// limit of setStaticLimits (the work directory's size); step puts the soft
-// limit back right after the fork, so the agent's own writes (restoring the
-// work directory between runs) are never bounded by a program's limit.
 func stepLimits(lim job.Limits, run, inChild bool) error {
-	stack := uint64(orDefault(lim.StackKB, orDefault(lim.MemoryKB, 256<<10))) << 10
+	// The stack may use the whole memory limit (deep recursion is legal).
+	stack := uint64(orDefault(lim.MemoryKB, 256<<10)) << 10
 	if err := unix.Setrlimit(unix.RLIMIT_STACK, &unix.Rlimit{Cur: stack, Max: unix.RLIM_INFINITY}); err != nil {
 		return fmt.Errorf("setrlimit stack: %w", err)
-	}
-	if lim.FileKB > 0 {
-		if err := setFileSoftLimit(uint64(lim.FileKB) << 10); err != nil {
-			return err
-		}
 	}
 	if inChild {
 		return nil
@@ -204,6 +194,25 @@ func stepLimits(lim job.Limits, run, inChild bool) error {
 	}
 	if err := unix.Setrlimit(unix.RLIMIT_NPROC, &cur); err != nil {
 		return fmt.Errorf("setrlimit nproc: %w", err)
+	}
+	return nil
+}
+
+// requestLimits sets the rlimits a request may ask for beyond stepLimits'
+// defaults: RLIMIT_STACK to the step's StackKB, and RLIMIT_FSIZE's soft
+// limit to its FileKB under the hard limit of setStaticLimits (the work
+// directory's size). step puts the file size soft limit back right after
+// the fork, so the agent's own writes (restoring the work directory between
+// runs) are never bounded by a program's limit.
+func requestLimits(lim job.Limits) error {
+	if lim.StackKB > 0 {
+		stack := uint64(lim.StackKB) << 10
+		if err := unix.Setrlimit(unix.RLIMIT_STACK, &unix.Rlimit{Cur: stack, Max: unix.RLIM_INFINITY}); err != nil {
+			return fmt.Errorf("setrlimit stack: %w", err)
+		}
+	}
+	if lim.FileKB > 0 {
+		return setFileSoftLimit(uint64(lim.FileKB) << 10)
 	}
 	return nil
 }
@@ -385,6 +394,9 @@ func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.
 		return Step{}, err
 	}
 	if err := stepLimits(lim, isRun, r.self != ""); err != nil {
+		return Step{}, err
+	}
+	if err := requestLimits(lim); err != nil {
 		return Step{}, err
 	}
 	execPath, execArgv := path, argv
