@@ -510,10 +510,11 @@ func (q *Queue) Requeue(_ context.Context, id string) error {
 func (q *Queue) Stats(context.Context) (queue.Stats, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	st := queue.Stats{Depth: map[job.Priority]int64{}, Leased: q.leased, DeadLetters: int64(len(q.dead)), MaxLength: q.opts.MaxLength}
+	st := queue.Stats{Depth: map[job.Priority]int64{}, Leased: q.leased, DeadLetters: int64(len(q.dead))}
 	for i, p := range job.Priorities {
 		st.Depth[p] = int64(q.queues[i].Len())
 	}
+	st.MaxLength = q.opts.MaxLength
 	return st, nil
 }
 

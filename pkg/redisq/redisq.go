@@ -614,10 +614,11 @@ func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
 		return n
 	}
 	vals := d.Val()
-	st := queue.Stats{Depth: map[job.Priority]int64{}, DeadLetters: dl.Val(), MaxLength: q.opts.MaxLength}
+	st := queue.Stats{Depth: map[job.Priority]int64{}, DeadLetters: dl.Val()}
 	for i, p := range job.Priorities {
 		st.Depth[p] = num(vals[i])
 	}
 	st.Leased = num(vals[3])
+	st.MaxLength = q.opts.MaxLength
 	return st, nil
 }
