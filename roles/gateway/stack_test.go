@@ -250,7 +250,7 @@ func TestStackCompatibilityAPIs(t *testing.T) {
 		var out piston.Response
 		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "POST", "/api/v2/execute", map[string]any{"language": "python", "version": "*",
 			"files": []map[string]string{{"content": "print(input())"}}, "stdin": "piston"}), 200), &out)
-		if out.Run.Stdout != "piston" || out.Run.Code == nil || *out.Run.Code != 0 {
+		if out.Run.Stdout != "piston\n" || out.Run.Code == nil || *out.Run.Code != 0 {
 			t.Fatalf("piston: %+v", out)
 		}
 	})
