@@ -1,20 +1,66 @@
 package gateway
 
 import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/execbox/app/roles/gateway/core"
 )
 
-// docsHTML is the docs page: plain HTML and JavaScript with nothing fetched
-// from the internet. It renders /openapi.json and has a small playground
-// that posts to /v1/execute.
+// docsHTML is the docs page: the playground and the API reference, with
+// nothing fetched from anywhere but this gateway. Its one script is the
+// playground bundle, inlined where the placeholder is.
 //
 //go:embed docs.html
 var docsHTML []byte
+
+// playgroundJS is the playground bundle: CodeMirror 6 and the page's own
+// code (roles/gateway/playground/src), built by playground/build.sh and
+// committed, so that `go build` needs no npm.
+//
+//go:embed playground/dist/playground.js
+var playgroundJS []byte
+
+// playgroundPlaceholder is where docs.html takes the bundle.
+const playgroundPlaceholder = "<script>/*PLAYGROUND_JS*/</script>"
+
+// docsPage is the served page, built once: the HTML with the bundle inlined,
+// its gzip encoding, and a Content-Security-Policy that allows exactly that
+// script (by hash) and connections to this origin only (fetch, the event
+// streams and the /v1/runs/ws WebSocket).
+type docsPage struct {
+	html, gz []byte
+	csp      string
+}
+
+var buildDocsPage = sync.OnceValue(func() docsPage {
+	script := bytes.TrimSpace(playgroundJS)
+	if bytes.Contains(bytes.ToLower(script), []byte("</script")) {
+		// build.sh escapes it; a bundle that still has one would end the
+		// inline script early.
+		panic("gateway: the playground bundle contains </script")
+	}
+	sum := sha256.Sum256(script)
+	html := bytes.Replace(docsHTML, []byte(playgroundPlaceholder),
+		append(append([]byte("<script>"), script...), "</script>"...), 1)
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	_, _ = zw.Write(html)
+	_ = zw.Close()
+	return docsPage{
+		html: html,
+		gz:   gz.Bytes(),
+		csp: "default-src 'none'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
+			"style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+	}
+})
 
 // apiDescription is the OpenAPI document's description.
 const apiDescription = "Runs untrusted code in hardened sandboxes. Native API under /v1; " +
@@ -44,11 +90,34 @@ func (r *Role) docRoutes(apis []core.Route) []core.Route {
 	return routes
 }
 
-func handleDocs(w http.ResponseWriter, _ *http.Request) {
+func handleDocs(w http.ResponseWriter, req *http.Request) {
+	page := buildDocsPage()
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
+	h.Set("Content-Security-Policy", page.csp)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-cache")
+	h.Add("Vary", "Accept-Encoding")
+	body := page.html
+	if acceptsGzip(req.Header.Get("Accept-Encoding")) {
+		h.Set("Content-Encoding", "gzip")
+		body = page.gz
+	}
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(docsHTML)
+	_, _ = w.Write(body)
+}
+
+// acceptsGzip reports whether an Accept-Encoding value allows gzip (not
+// refused with q=0).
+func acceptsGzip(v string) bool {
+	for _, part := range strings.Split(v, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			continue
+		}
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
 }

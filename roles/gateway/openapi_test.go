@@ -147,13 +147,35 @@ func TestDocsPageIsSelfContained(t *testing.T) {
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{`fetch("/openapi.json")`, `"/v1/execute"`, "<form"} {
+	// The playground's bundle is inlined: CodeMirror, the runs (batch over
+	// the event stream, interactive over the WebSocket) and the reference.
+	for _, want := range []string{`"/openapi.json"`, `"/v1/submissions"`, `/v1/runs/ws`, `/events`, "cm-content", `id="editor"`, `id="term"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("docs page lacks %s", want)
 		}
 	}
-	if strings.Contains(body, "://") || strings.Contains(body, "<script src") || strings.Contains(body, "<link") {
-		t.Error("docs page loads something from elsewhere")
+	if strings.Contains(body, "/*PLAYGROUND_JS*/") {
+		t.Error("docs page still has the bundle's placeholder")
+	}
+	// Nothing is loaded from elsewhere: no external script, style sheet or
+	// image, and the CSP allows only the inline bundle (by hash) and this
+	// origin.
+	for _, bad := range []string{"<script src", "<link", `src="http`, `href="http`} {
+		if strings.Contains(body, bad) {
+			t.Errorf("docs page loads something from elsewhere (%s)", bad)
+		}
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'sha256-", "connect-src 'self'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy %q lacks %s", csp, want)
+		}
+	}
+	if strings.Contains(csp, "script-src 'unsafe-inline'") || strings.Contains(csp, "*") {
+		t.Errorf("Content-Security-Policy %q is too wide", csp)
+	}
+	if n := strings.Count(body, "<script>"); n != 1 {
+		t.Errorf("%d inline scripts, want 1 (the CSP hash covers one)", n)
 	}
 }
 

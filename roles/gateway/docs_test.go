@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestAcceptsGzip(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in   string
+		want bool
+	}{
+		{"", false}, {"gzip", true}, {"br, gzip;q=0.8", true}, {"GZIP", true},
+		{"gzip;q=0", false}, {"gzip; q=0.000", false}, {"deflate, br", false}, {"x-gzip", false},
+	} {
+		if got := acceptsGzip(c.in); got != c.want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+// TestDocsPageCSPAllowsItsScript: the policy's hash is the hash of the one
+// inline script as served, so browsers run the bundle and nothing else.
+func TestDocsPageCSPAllowsItsScript(t *testing.T) {
+	t.Parallel()
+	page := buildDocsPage()
+	html := string(page.html)
+	i := strings.Index(html, "<script>")
+	j := strings.LastIndex(html, "</script>")
+	if i < 0 || j < i {
+		t.Fatal("no inline script in the page")
+	}
+	sum := sha256.Sum256([]byte(html[i+len("<script>") : j]))
+	if want := "script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(page.csp, want) {
+		t.Fatalf("CSP %q lacks %s", page.csp, want)
+	}
+}
+
+// TestPlaygroundBundleMatchesSources rebuilds the playground bundle from
+// playground/src with the exact npm packages of playground/package-lock.json
+// (installed into the cache by scripts/testenv.sh) and compares it with the
+// committed playground/dist/playground.js, which the binary embeds: a source
+// change without a rebuild fails here. Rebuild with
+// roles/gateway/playground/build.sh.
+func TestPlaygroundBundleMatchesSources(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Fatal("npm is needed to rebuild the playground bundle (scripts/testenv.sh installs it)")
+	}
+	out := filepath.Join(t.TempDir(), "playground.js")
+	cmd := exec.Command("bash", filepath.Join("playground", "build.sh"), out)
+	cmd.Env = os.Environ()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("playground/build.sh: %v\n%s", err, b)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, playgroundJS) {
+		t.Fatalf("playground/dist/playground.js (%d bytes) is not what its sources build (%d bytes): run roles/gateway/playground/build.sh and commit the result", len(playgroundJS), len(got))
+	}
+	t.Logf("bundle: %d bytes", len(got))
+}
