@@ -95,6 +95,10 @@ ensure_packages() {
 	command -v curl >/dev/null || missing+=(curl) # the README examples test runs curl
 	command -v node >/dev/null || missing+=(nodejs) # the Piston client test runs the npm piston-client
 	command -v npm >/dev/null || missing+=(npm)
+	# The browser test drives the /docs playground in Debian's chromium,
+	# headless; the fonts give its screenshots legible text.
+	command -v chromium >/dev/null || missing+=(chromium)
+	[[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
 	if [[ ${#missing[@]} -gt 0 ]]; then
 		# de-duplicate, keep order
 		local -A seen=()
@@ -122,6 +126,18 @@ ensure_piston_client() {
 		"piston-client@$EXECBOX_PISTON_CLIENT_VERSION" >/dev/null ||
 		die "npm could not install piston-client@$EXECBOX_PISTON_CLIENT_VERSION"
 	log "installed piston-client@$EXECBOX_PISTON_CLIENT_VERSION in $EXECBOX_PISTON_CLIENT_DIR"
+}
+
+# ensure_playground_npm installs the exact npm packages of the /docs
+# playground's package-lock.json into the cache (never into the repository),
+# for the test that rebuilds the committed bundle (build.sh names the
+# directory after the lock file's hash, so worktrees with different locks do
+# not share one).
+ensure_playground_npm() {
+	local dir
+	dir=$("$REPO_ROOT/roles/gateway/playground/build.sh" --deps) ||
+		die "npm could not install the playground's packages (roles/gateway/playground/package-lock.json)"
+	log "playground npm packages: $dir"
 }
 
 # ---------------------------------------------------------------------------

@@ -17,7 +17,11 @@
 #   - the runtime images of the embedded language catalog, built from their
 #     recipes by `app images build` (no registry needed; see lib.sh):
 #       execbox/runtime-base:bookworm and execbox/runtime-<group>:bookworm
-#   - /var/lib/execbox-test/env with the EXECBOX_TEST_* settings (export lines)
+#   - chromium (headless, for the playground's browser test) and the npm
+#     packages of the playground bundle (roles/gateway/playground), cached
+#   - /var/lib/execbox-test/env with the EXECBOX_TEST_* settings (export lines),
+#     and EXECBOX_ARTIFACTS (default /var/lib/execbox-test/artifacts): where
+#     tests keep screenshots
 #
 # Tunables (environment): EXECBOX_STATE_DIR, EXECBOX_CACHE_DIR,
 # EXECBOX_REDIS_PORT, EXECBOX_PG_PORT, EXECBOX_PG_BIN, EXECBOX_DEBIAN_MIRROR,
@@ -66,6 +70,7 @@ step() {
 
 step packages ensure_packages
 step npm ensure_piston_client
+step playground_npm ensure_playground_npm
 step docker ensure_docker
 step runsc ensure_runsc
 
@@ -102,11 +107,13 @@ export EXECBOX_TEST_PG_LOG=$EXECBOX_STATE_DIR/pg/postgres.log
 export DOCKER_HOST=unix:///var/run/docker.sock
 export EXECBOX_TEST_RUNTIMES=$RUNTIMES
 export EXECBOX_TEST_PISTON_CLIENT=$EXECBOX_PISTON_CLIENT_DIR
+export EXECBOX_TEST_CHROMIUM=$(command -v chromium)
+export EXECBOX_ARTIFACTS=\${EXECBOX_ARTIFACTS:-$EXECBOX_STATE_DIR/artifacts}
 EOF
 mv "$ENV_FILE.tmp" "$ENV_FILE"
 
 summary=""
-for k in packages npm docker runsc redis postgres images; do
+for k in packages npm playground_npm docker runsc redis postgres images; do
 	[[ -n ${TIMES[$k]:-} ]] && summary+=" $k=${TIMES[$k]}s"
 done
 log "test environment ready in $(secs_since "$T_START")s:$summary"

@@ -423,7 +423,7 @@ function readDraft() {
 
 $("share").onclick = async () => {
   const link = location.href.replace(/#.*$/, "") + shareFragment(current().id, source());
-  history.replaceState(null, "", link);
+  window.history.replaceState(null, "", link);
   const box = $("share-link");
   box.value = link;
   box.style.display = "block";
