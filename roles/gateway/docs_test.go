@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
+	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +34,9 @@ func TestAcceptsGzip(t *testing.T) {
 func TestDocsPageCSPAllowsItsScript(t *testing.T) {
 	t.Parallel()
 	page := buildDocsPage()
-	html := string(page.html)
+	var buf bytes.Buffer
+	page.writeTo(&buf)
+	html := buf.String()
 	i := strings.Index(html, "<script>")
 	j := strings.LastIndex(html, "</script>")
 	if i < 0 || j < i {
@@ -68,4 +73,35 @@ func TestPlaygroundBundleMatchesSources(t *testing.T) {
 		t.Fatalf("playground/dist/playground.js (%d bytes) is not what its sources build (%d bytes): run roles/gateway/playground/build.sh and commit the result", len(playgroundJS), len(got))
 	}
 	t.Logf("bundle: %d bytes", len(got))
+}
+
+// TestDocsPageGzip: a client that accepts gzip gets the same page, smaller.
+func TestDocsPageGzip(t *testing.T) {
+	t.Parallel()
+	get := func(enc string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/docs", nil)
+		if enc != "" {
+			req.Header.Set("Accept-Encoding", enc)
+		}
+		rec := httptest.NewRecorder()
+		handleDocs(rec, req)
+		return rec
+	}
+	plain, zipped := get(""), get("gzip, deflate")
+	if plain.Header().Get("Content-Encoding") != "" || zipped.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding %q and %q", plain.Header().Get("Content-Encoding"), zipped.Header().Get("Content-Encoding"))
+	}
+	zippedLen := zipped.Body.Len()
+	zr, err := gzip.NewReader(zipped.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(unzipped, plain.Body.Bytes()) {
+		t.Fatal("the gzip page differs from the plain one")
+	}
+	t.Logf("page: %d bytes, gzip %d", plain.Body.Len(), zippedLen)
 }
