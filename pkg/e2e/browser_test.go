@@ -428,3 +428,38 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		screenshot(t, ctx, "playground-interrupted.png")
 	})
 }
+
+// TestPlaygroundAPIKey: against a gateway that requires a key, the page
+// says so, and once the key is typed into its field it lists the languages
+// and runs with it.
+func TestPlaygroundAPIKey(t *testing.T) {
+	const key = "playground-e2e-key"
+	base := startAllEmbedded(t, "--api-keys", key)
+	ctx := browser(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/docs"),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)),
+	); err != nil {
+		t.Fatalf("load /docs: %v", err)
+	}
+	p, err := readPane(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Verdict != "error" {
+		t.Fatalf("without a key the page shows %q, want the key error", p.Verdict)
+	}
+	if err := chromedp.Do(ctx, typeInto("#key", key), chromedp.KeyEvent("\t")); err != nil {
+		t.Fatal(err)
+	}
+	waitPane(t, ctx, "the languages to load with the key", func(p pane) bool { return p.Verdict == "" }, nil)
+	src := "print(\"keyed run\")\n"
+	typeProgram(t, ctx, src, src)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#run"))); err != nil {
+		t.Fatal(err)
+	}
+	p = waitPane(t, ctx, "the run's verdict", func(p pane) bool { return finalVerdicts[p.Verdict] }, nil)
+	if p.Verdict != "accepted" || !strings.Contains(p.Term, "keyed run") {
+		t.Fatalf("verdict %q, output %q", p.Verdict, p.Term)
+	}
+}

@@ -70,8 +70,12 @@ async function loadLanguages(want) {
   let list = null;
   try {
     const resp = await fetch("/v1/languages", { headers: headers() });
-    if (resp.ok) list = (await resp.json()).languages;
-    else if (resp.status === 401 || resp.status === 403) setVerdict("error", "API key needed to list the languages");
+    if (resp.ok) {
+      list = (await resp.json()).languages;
+      if (!session && $("verdict").dataset.verdict === "error") setVerdict("", "ready");
+    } else if (resp.status === 401 || resp.status === 403) {
+      setVerdict("error", $("key").value.trim() ? "this API key is refused" : "API key needed: enter it above");
+    }
   } catch {
     // offline or the gateway is down: keep what there is
   }
