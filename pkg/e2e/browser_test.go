@@ -462,4 +462,28 @@ func TestPlaygroundAPIKey(t *testing.T) {
 	if p.Verdict != "accepted" || !strings.Contains(p.Term, "keyed run") {
 		t.Fatalf("verdict %q, output %q", p.Verdict, p.Term)
 	}
+	if !servesInteractive(t, base) {
+		t.Log("this build serves no /v1/runs/ws: the interactive run with a key is not checked")
+		return
+	}
+	// A browser cannot set headers on a WebSocket: the key goes in the
+	// start message, and the run starts.
+	src = "print(input())\n"
+	typeProgram(t, ctx, src, src)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#run-interactive"))); err != nil {
+		t.Fatal(err)
+	}
+	waitPane(t, ctx, "the keyed interactive run to start", func(p pane) bool {
+		if finalVerdicts[p.Verdict] {
+			t.Fatalf("the interactive run ended at once: %q, output %q", p.Verdict, p.Term)
+		}
+		return p.Verdict == "running"
+	}, nil)
+	if err := chromedp.Do(ctx, typeInto("#term", "typed with a key\n")); err != nil {
+		t.Fatal(err)
+	}
+	p = waitPane(t, ctx, "the keyed interactive run's verdict", func(p pane) bool { return finalVerdicts[p.Verdict] }, nil)
+	if p.Verdict != "accepted" || strings.Count(p.Term, "typed with a key") != 2 {
+		t.Fatalf("verdict %q, output %q (want the typed line echoed and printed)", p.Verdict, p.Term)
+	}
 }

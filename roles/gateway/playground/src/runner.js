@@ -117,8 +117,12 @@ export function runInteractive({ start, apiKey, on }) {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(`${proto}//${location.host}/v1/runs/ws`);
   let done = false;
+  let opened = false;
   const send = (m) => { if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m)); };
-  ws.onopen = () => send({ type: "start", ...start, ...(apiKey ? { api_key: apiKey } : {}) });
+  ws.onopen = () => {
+    opened = true;
+    send({ type: "start", ...start, ...(apiKey ? { api_key: apiKey } : {}) });
+  };
   ws.onmessage = (e) => {
     let m;
     try { m = JSON.parse(e.data); } catch { return; }
@@ -131,7 +135,8 @@ export function runInteractive({ start, apiKey, on }) {
     }
   };
   ws.onclose = (e) => {
-    on.closed(e.code, done ? "" : (e.reason || closeReasons[e.code] || `closed (${e.code})`));
+    if (!opened) on.closed(e.code, "cannot open the WebSocket /v1/runs/ws (does this server have interactive runs?)");
+    else on.closed(e.code, done ? "" : (e.reason || closeReasons[e.code] || `closed (${e.code})`));
   };
   return {
     stdin: (data) => send({ type: "stdin", data }),
