@@ -3,7 +3,7 @@
 // per-case verdicts, shareable links) and the API reference.
 import { EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection, highlightSpecialChars } from "@codemirror/view";
 import { EditorState, Compartment } from "@codemirror/state";
-import { syntaxHighlighting, defaultHighlightStyle, indentOnInput, bracketMatching } from "@codemirror/language";
+import { syntaxHighlighting, defaultHighlightStyle, indentOnInput, bracketMatching, indentUnit } from "@codemirror/language";
 import { history, historyKeymap, defaultKeymap, indentWithTab } from "@codemirror/commands";
 import { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 
@@ -60,7 +60,9 @@ const current = () => languages[Number($("lang").value)] || languages[0];
 function applyLanguage() {
   const l = current();
   if (!l) return;
-  view.dispatch({ effects: langConf.reconfigure(languageSupport(l.id, l.aliases)) });
+  // Four spaces a level (PEP 8 and most style guides), tabs for Go (gofmt).
+  const unit = l.id === "go" ? "\t" : "    ";
+  view.dispatch({ effects: langConf.reconfigure([languageSupport(l.id, l.aliases), indentUnit.of(unit)]) });
   $("file").textContent = l.source_file || "";
 }
 
