@@ -41,7 +41,10 @@ const playgroundPlaceholder = "<script>/*PLAYGROUND_JS*/</script>"
 type docsPage struct {
 	prefix, script, suffix []byte
 	csp                    string
-	gzip                   func() []byte
+	// etag names this build of the page (the HTML's and the script's
+	// hashes), so a browser revalidates with If-None-Match and gets 304.
+	etag string
+	gzip func() []byte
 }
 
 var buildDocsPage = sync.OnceValue(func() docsPage {
@@ -61,6 +64,8 @@ var buildDocsPage = sync.OnceValue(func() docsPage {
 		suffix: append([]byte("</script>"), suffix...),
 	}
 	sum := sha256.Sum256(script)
+	page := sha256.Sum256(docsHTML)
+	p.etag = `"` + base64.RawURLEncoding.EncodeToString(append(page[:8:8], sum[:8]...)) + `"`
 	p.csp = "default-src 'none'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 		"style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 	p.gzip = sync.OnceValue(func() []byte {
@@ -119,6 +124,11 @@ func handleDocs(w http.ResponseWriter, req *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-cache")
 	h.Add("Vary", "Accept-Encoding")
+	h.Set("ETag", page.etag)
+	if etagMatch(req.Header.Get("If-None-Match"), page.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	if acceptsGzip(req.Header.Get("Accept-Encoding")) {
 		h.Set("Content-Encoding", "gzip")
 		w.WriteHeader(http.StatusOK)
@@ -127,6 +137,19 @@ func handleDocs(w http.ResponseWriter, req *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	page.writeTo(w)
+}
+
+// etagMatch reports whether an If-None-Match value names etag (or is *).
+// The gzip and plain encodings share the tag: Vary: Accept-Encoding keeps
+// caches apart, and both decode to the same page.
+func etagMatch(ifNoneMatch, etag string) bool {
+	for _, t := range strings.Split(ifNoneMatch, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
 }
 
 // acceptsGzip reports whether an Accept-Encoding value allows gzip (not

@@ -105,3 +105,33 @@ func TestDocsPageGzip(t *testing.T) {
 	}
 	t.Logf("page: %d bytes, gzip %d", plain.Body.Len(), zippedLen)
 }
+
+// TestDocsPageETag: a browser that has the page revalidates it for a 304.
+func TestDocsPageETag(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	handleDocs(rec, httptest.NewRequest("GET", "/docs", nil))
+	etag := rec.Header().Get("ETag")
+	if rec.Code != 200 || etag == "" {
+		t.Fatalf("status %d, ETag %q", rec.Code, etag)
+	}
+	for _, c := range []struct {
+		inm  string
+		want int
+	}{
+		{etag, 304}, {"W/" + etag, 304}, {`"other", ` + etag, 304}, {"*", 304}, {`"other"`, 200}, {"", 200},
+	} {
+		req := httptest.NewRequest("GET", "/docs", nil)
+		if c.inm != "" {
+			req.Header.Set("If-None-Match", c.inm)
+		}
+		rec := httptest.NewRecorder()
+		handleDocs(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("If-None-Match %q: %d, want %d", c.inm, rec.Code, c.want)
+		}
+		if c.want == 304 && rec.Body.Len() != 0 {
+			t.Errorf("If-None-Match %q: a 304 with a body", c.inm)
+		}
+	}
+}
