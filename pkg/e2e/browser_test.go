@@ -374,6 +374,41 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("stop", func(t *testing.T) {
+		src := "import time\ntime.sleep(120)\n"
+		typeProgram(t, ctx, src, src)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#run"))); err != nil {
+			t.Fatal(err)
+		}
+		waitPane(t, ctx, "the run to be running", func(p pane) bool {
+			if finalVerdicts[p.Verdict] {
+				t.Fatalf("a two-minute program ended at once: %q, output %q", p.Verdict, p.Term)
+			}
+			return p.Verdict == "running"
+		}, nil)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#stop"))); err != nil {
+			t.Fatal(err)
+		}
+		waitPane(t, ctx, "the stopped run", func(p pane) bool { return p.Verdict == "canceled" }, nil)
+		enabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.getElementById("run").disabled && document.getElementById("stop").disabled`))
+		if err != nil || !enabled {
+			t.Fatalf("after Stop, Run is not enabled again (%v)", err)
+		}
+		// The page canceled the submission on the server too (DELETE), so
+		// the sandbox does not sleep on.
+		deadline := time.Now().Add(time.Minute)
+		for {
+			code, list := call(t, "GET", base+"/v1/submissions?status=canceled", nil)
+			if items, _ := list["items"].([]any); code == http.StatusOK && len(items) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no canceled submission on the server after Stop: %d %v", code, list)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
 	t.Run("interactive", func(t *testing.T) {
 		if !servesInteractive(t, base) {
 			t.Skip("this build serves no /v1/runs/ws (issue 14's live runs are not merged yet)")
