@@ -297,7 +297,7 @@ async function runBatchNow() {
   setVerdict("queued");
   resetTestVerdicts(tests.length ? "queued" : "");
   const ctl = new AbortController();
-  session = { kind: "batch", id: null, stop() { ctl.abort(); if (this.id) cancel(this.id, headers()); } };
+  session = { kind: "batch", id: null, stop() { ctl.abort(); if (this.id) cancel(this.id, headers()).catch(() => {}); } };
   busy(true);
   let streamed = false;
   let where = "";
