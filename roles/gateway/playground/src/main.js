@@ -34,7 +34,11 @@ const view = new EditorView({
       syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
       keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, indentWithTab]),
       EditorView.contentAttributes.of({ "aria-label": "Source code" }),
-      EditorView.updateListener.of((u) => { if (u.docChanged) saveDraft(); }),
+      EditorView.updateListener.of((u) => {
+        if (!u.docChanged) return;
+        saveDraft();
+        $("share-link").style.display = "none"; // the link shown is of the old source
+      }),
       langConf.of([]),
     ],
   }),
