@@ -207,7 +207,7 @@ func validSandbox(image, instance string) *container.CreateRequest {
 		},
 		HostConfig: &container.HostConfig{
 			NetworkMode: "none", ReadonlyRootfs: true, IpcMode: "none", CapDrop: []string{"ALL"},
-			CapAdd: sandbox.SupervisorCaps(), SecurityOpt: sandbox.SecurityOpt(),
+			CapAdd: sandbox.SupervisorCaps(), SecurityOpt: sandbox.SecurityOpt(""),
 			Tmpfs: map[string]string{"/box": "rw,size=1m", "/tmp": "rw,size=1m"},
 			Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: dockerguard.AgentVolumePrefix + "abc", Target: sandbox.AgentDir, ReadOnly: true,
 				VolumeOptions: &mount.VolumeOptions{NoCopy: true}}},
@@ -251,6 +251,9 @@ func TestPolicy(t *testing.T) {
 		{"seccomp unconfined", func(r *container.CreateRequest) {
 			r.HostConfig.SecurityOpt = []string{"no-new-privileges", "seccomp=unconfined"}
 		}, "seccomp=unconfined"},
+		{"gVisor's profile under runc", func(r *container.CreateRequest) {
+			r.HostConfig.SecurityOpt = sandbox.SecurityOpt("runsc") // clone3 allowed
+		}, "seccomp"},
 		{"apparmor unconfined", func(r *container.CreateRequest) {
 			r.HostConfig.SecurityOpt = append(r.HostConfig.SecurityOpt, "apparmor=unconfined")
 		}, "apparmor"},

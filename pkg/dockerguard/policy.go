@@ -218,7 +218,7 @@ func (p *Policy) checkSecurityOpt(opts []string, bad func(string, ...any)) {
 		switch {
 		case o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true":
 			nnp = true
-		case o == "seccomp="+sandbox.SeccompProfile() || o == "seccomp:"+sandbox.SeccompProfile():
+		case o == "seccomp="+sandbox.SeccompProfile(p.Runtime) || o == "seccomp:"+sandbox.SeccompProfile(p.Runtime):
 			seccomp = true
 		default:
 			short := o

@@ -56,16 +56,54 @@ var compileWant = map[string]string{
 	"prolog": "syntax error",
 }
 
-// matrixParallel is how many languages run at once (the machines have two
-// cores; compilers are the bottleneck).
+// matrixParallel is how many languages run at once, over both runtimes
+// together (the machines have two cores; compilers are the bottleneck).
 const matrixParallel = 3
 
+// matrixRuntimes are the OCI runtimes the matrix runs under: Docker's
+// default (runc) and gVisor (scripts/testenv.sh registers runsc). A missing
+// runtime fails the test; it is never skipped.
+var matrixRuntimes = []struct{ name, runtime string }{{"runc", ""}, {"runsc", "runsc"}}
+
 func TestLanguageMatrix(t *testing.T) {
-	dc := testenv.Docker(t)
 	cat := catalog.Default()
 	if n := len(cat.All()); n < 45 {
 		t.Errorf("embedded catalog has %d languages, want at least 45", n)
 	}
+	versions := imageVersions(t, cat)
+	exe := buildExecutableProbe(t)
+	agentBin := testenv.BuildBinary(t)
+	sem := make(chan struct{}, matrixParallel)
+	for _, rt := range matrixRuntimes {
+		t.Run(rt.name, func(t *testing.T) {
+			t.Parallel()
+			d := startDriver(t, cat, agentBin, rt.runtime)
+			t.Run("languages", func(t *testing.T) {
+				for _, l := range cat.All() {
+					t.Run(l.ID, func(t *testing.T) {
+						t.Parallel()
+						sem <- struct{}{}
+						defer func() { <-sem }()
+						if got, ok := versions[l.ID]; !ok {
+							t.Errorf("image %s has no label %s%s: build it with `app images build %s`", l.Image, runtimes.LabelVersionPrefix, l.ID, l.ID)
+						} else if got != l.Version {
+							t.Errorf("catalog version %q, image %s says %q: regenerate pkg/catalog/versions.json with EXECBOX_UPDATE_VERSIONS=1 go test ./pkg/runtimes -run TestLanguageMatrix", l.Version, l.Image, got)
+						}
+						start := time.Now()
+						runProbe(t, d, l, exe)
+						t.Logf("%s/%s: probes done in %s", rt.name, l.ID, time.Since(start).Round(time.Millisecond))
+					})
+				}
+			})
+		})
+	}
+}
+
+// startDriver runs a sandbox driver under runtime ("" for Docker's
+// default) until the test ends.
+func startDriver(t *testing.T, cat *catalog.Catalog, agentBin, runtime string) *sandbox.Driver {
+	t.Helper()
+	dc := testenv.Docker(t)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -76,7 +114,8 @@ func TestLanguageMatrix(t *testing.T) {
 		Catalog:     cat,
 		Instance:    "matrix-" + hex.EncodeToString(b[:]),
 		Slots:       2 * matrixParallel,
-		AgentBinary: testenv.BuildBinary(t),
+		AgentBinary: agentBin,
+		Runtime:     runtime,
 		PullTimeout: 10 * time.Second,
 	}, log)
 	if err != nil {
@@ -92,25 +131,7 @@ func TestLanguageMatrix(t *testing.T) {
 		}
 	})
 	waitReady(t, d)
-
-	versions := imageVersions(t, cat)
-	exe := buildExecutableProbe(t)
-	sem := make(chan struct{}, matrixParallel)
-	t.Run("languages", func(t *testing.T) {
-		for _, l := range cat.All() {
-			t.Run(l.ID, func(t *testing.T) {
-				t.Parallel()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				if got, ok := versions[l.ID]; !ok {
-					t.Errorf("image %s has no label %s%s: build it with `app images build %s`", l.Image, runtimes.LabelVersionPrefix, l.ID, l.ID)
-				} else if got != l.Version {
-					t.Errorf("catalog version %q, image %s says %q: regenerate pkg/catalog/versions.json with EXECBOX_UPDATE_VERSIONS=1 go test ./pkg/runtimes -run TestLanguageMatrix", l.Version, l.Image, got)
-				}
-				runProbe(t, d, l, exe)
-			})
-		}
-	})
+	return d
 }
 
 // imageVersions reads the version labels of every catalog image; with

@@ -95,7 +95,7 @@ func (d *Driver) hardened(n need, vol string, readOnly bool) *container.HostConf
 		Privileged:     false,
 		CapDrop:        []string{"ALL"},
 		CapAdd:         SupervisorCaps(),
-		SecurityOpt:    SecurityOpt(),
+		SecurityOpt:    SecurityOpt(d.cfg.Runtime),
 		Tmpfs: map[string]string{
 			// nr_inodes: millions of empty files end as ENOSPC, not as
 			// kernel memory charged to the sandbox (gVisor ignores it).

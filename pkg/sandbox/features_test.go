@@ -318,7 +318,7 @@ func TestHardening(t *testing.T) {
 		{"ipc none", string(hc.IpcMode) == "none"},
 		{"cap drop ALL", len(hc.CapDrop) == 1 && hc.CapDrop[0] == "ALL"},
 		{"cap add only SETUID SETGID KILL", capSet(hc.CapAdd) == "KILL,SETGID,SETUID"},
-		{"no-new-privileges and execbox's seccomp profile", slices.Equal(hc.SecurityOpt, sandbox.SecurityOpt())},
+		{"no-new-privileges and execbox's seccomp profile", slices.Equal(hc.SecurityOpt, sandbox.SecurityOpt(""))},
 		{"pids limit", hc.PidsLimit != nil && *hc.PidsLimit > 0 && *hc.PidsLimit <= 256},
 		{"memory limit, swap equal", hc.Memory > 0 && hc.MemorySwap == hc.Memory},
 		{"cpu quota", hc.NanoCPUs > 0},

@@ -16,17 +16,56 @@ import (
 //go:embed seccomp.json
 var seccompJSON []byte
 
-// SeccompProfile is the profile as one compact JSON document, the form the
-// Engine API takes inline in HostConfig.SecurityOpt ("seccomp=<json>").
-func SeccompProfile() string {
+// SeccompProfile is the profile for the OCI runtime (as in
+// Config.Runtime) as one compact JSON document, the form the Engine API
+// takes inline in HostConfig.SecurityOpt ("seccomp=<json>").
+//
+// Under gVisor clone3 is allowed instead of answered with ENOSYS. gVisor
+// applies the profile itself (runsc --oci-seccomp) and, as of 20221219,
+// answers every SCMP_ACT_ERRNO rule with EPERM whatever its errnoRet:
+// glibc (2.34 and later) falls back from clone3 to clone only on ENOSYS, so
+// with EPERM no thread could be created (Java, Go, node, .NET, clang's
+// posix_spawn all failed). Allowed, clone3 reaches gVisor's own kernel,
+// which answers ENOSYS (it does not implement it); a later gVisor that does
+// creates its namespaces inside the sandbox kernel, never on the host.
+func SeccompProfile(runtime string) string {
+	src := seccompJSON
+	if gvisor(runtime) {
+		src = gvisorSeccomp(seccompJSON)
+	}
 	var b bytes.Buffer
-	if err := json.Compact(&b, seccompJSON); err != nil {
+	if err := json.Compact(&b, src); err != nil {
 		panic("sandbox: embedded seccomp.json: " + err.Error()) // caught by the tests
 	}
 	return b.String()
 }
 
-// SecurityOpt is the HostConfig.SecurityOpt of every sandbox.
-func SecurityOpt() []string {
-	return []string{"no-new-privileges", "seccomp=" + SeccompProfile()}
+// gvisorSeccomp rewrites the clone3 rule of profile to SCMP_ACT_ALLOW (see
+// SeccompProfile).
+func gvisorSeccomp(profile []byte) []byte {
+	var p map[string]any
+	if err := json.Unmarshal(profile, &p); err != nil {
+		panic("sandbox: embedded seccomp.json: " + err.Error()) // caught by the tests
+	}
+	rules, _ := p["syscalls"].([]any)
+	for _, r := range rules {
+		rule, _ := r.(map[string]any)
+		names, _ := rule["names"].([]any)
+		if len(names) == 1 && names[0] == "clone3" {
+			rule["action"] = "SCMP_ACT_ALLOW"
+			delete(rule, "errnoRet")
+			rule["comment"] = "gVisor answers ENOSYS itself; its ERRNO rules answer EPERM, which stops libc's fallback to clone"
+		}
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic("sandbox: seccomp profile: " + err.Error())
+	}
+	return b
+}
+
+// SecurityOpt is the HostConfig.SecurityOpt of every sandbox under the OCI
+// runtime.
+func SecurityOpt(runtime string) []string {
+	return []string{"no-new-privileges", "seccomp=" + SeccompProfile(runtime)}
 }
