@@ -9,19 +9,49 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-// asUID runs fn on a locked thread whose file-system identity is uid, so the
-// files it touches are the program's and permissions are checked as the
-// program's (the agent has no CAP_DAC_OVERRIDE). setfsuid changes only the
-// calling thread; the thread is never unlocked and exits with the goroutine.
+// asUID runs fn on a locked thread whose identity is uid (and gid uid, no
+// supplementary groups), so the files it touches are the program's and
+// permissions are checked as the program's (the agent has no
+// CAP_DAC_OVERRIDE). The raw setresuid changes only the calling thread, not
+// the whole process as syscall.Setresuid would; the thread is never unlocked,
+// so it exits with the goroutine, and the Go runtime starts new threads from
+// its template thread, never from a locked one. Not setfsuid: gVisor
+// (20221219) does not implement it, and the files were written as root,
+// which the program could then neither chmod nor remove.
+//
+// Never on the main thread: it is the process as kill(2) and /proc/1 see it
+// (a main thread of the program's uid let the program signal the agent),
+// and Go never exits it. Callers run asUID only while no program process is
+// alive (one of uid could signal the thread meanwhile).
 func asUID(uid int, fn func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		_ = syscall.Setfsgid(uid)
-		_ = syscall.Setfsuid(uid)
+		if unix.Gettid() == unix.Getpid() {
+			// Hold the main thread so that the retry gets another one.
+			done <- asUID(uid, fn)
+			runtime.UnlockOSThread()
+			return
+		}
+		id := uintptr(uid)
+		for _, c := range []struct {
+			name       string
+			trap       uintptr
+			a1, a2, a3 uintptr
+		}{
+			{"setgroups", unix.SYS_SETGROUPS, 0, 0, 0},
+			{"setresgid", unix.SYS_SETRESGID, id, id, id},
+			{"setresuid", unix.SYS_SETRESUID, id, id, id},
+		} {
+			if _, _, errno := unix.RawSyscall(c.trap, c.a1, c.a2, c.a3); errno != 0 {
+				done <- fmt.Errorf("become uid %d: %s: %w", uid, c.name, errno)
+				return
+			}
+		}
 		done <- fn()
 	}()
 	return <-done

@@ -20,14 +20,20 @@ var seccompJSON []byte
 // Config.Runtime) as one compact JSON document, the form the Engine API
 // takes inline in HostConfig.SecurityOpt ("seccomp=<json>").
 //
-// Under gVisor clone3 is allowed instead of answered with ENOSYS. gVisor
-// applies the profile itself (runsc --oci-seccomp) and, as of 20221219,
-// answers every SCMP_ACT_ERRNO rule with EPERM whatever its errnoRet:
-// glibc (2.34 and later) falls back from clone3 to clone only on ENOSYS, so
-// with EPERM no thread could be created (Java, Go, node, .NET, clang's
-// posix_spawn all failed). Allowed, clone3 reaches gVisor's own kernel,
-// which answers ENOSYS (it does not implement it); a later gVisor that does
-// creates its namespaces inside the sandbox kernel, never on the host.
+// gVisor applies the profile itself (runsc --oci-seccomp), with two
+// differences from libseccomp that its variant makes up for (as of
+// 20221219):
+//   - every SCMP_ACT_ERRNO rule answers EPERM whatever its errnoRet, and
+//     glibc (2.34 and later) falls back from clone3 to clone only on
+//     ENOSYS: with EPERM no thread could be created (Java, Go, node, .NET,
+//     clang's posix_spawn all failed). clone3 is allowed instead: it
+//     reaches gVisor's own kernel, which answers ENOSYS (it does not
+//     implement it); a later gVisor that does creates its namespaces inside
+//     the sandbox kernel, never on the host;
+//   - names are looked up in gVisor's syscall table, where some differ
+//     from Linux's: pselect6 is "pselect" there, and without it select(2)
+//     (glibc calls pselect6) failed with EPERM (GHC's and Erlang's
+//     runtimes).
 func SeccompProfile(runtime string) string {
 	src := seccompJSON
 	if gvisor(runtime) {
@@ -40,8 +46,17 @@ func SeccompProfile(runtime string) string {
 	return b.String()
 }
 
-// gvisorSeccomp rewrites the clone3 rule of profile to SCMP_ACT_ALLOW (see
-// SeccompProfile).
+// gvisorName is gVisor's name of a syscall whose Linux name its table does
+// not know (runsc logs "OCI seccomp: ignoring syscall" for each).
+func gvisorName(linux string) (string, bool) {
+	switch linux {
+	case "pselect6":
+		return "pselect", true
+	}
+	return "", false
+}
+
+// gvisorSeccomp is profile for gVisor (see SeccompProfile).
 func gvisorSeccomp(profile []byte) []byte {
 	var p map[string]any
 	if err := json.Unmarshal(profile, &p); err != nil {
@@ -56,6 +71,14 @@ func gvisorSeccomp(profile []byte) []byte {
 			delete(rule, "errnoRet")
 			rule["comment"] = "gVisor answers ENOSYS itself; its ERRNO rules answer EPERM, which stops libc's fallback to clone"
 		}
+		for _, n := range names {
+			if s, _ := n.(string); s != "" {
+				if alias, ok := gvisorName(s); ok {
+					names = append(names, alias)
+				}
+			}
+		}
+		rule["names"] = names
 	}
 	b, err := json.Marshal(p)
 	if err != nil {
