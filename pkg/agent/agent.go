@@ -76,6 +76,11 @@ type Spec struct {
 	// exempt root's threads from RLIMIT_NPROC: a process limit below the
 	// agent's thread count made every fork of the agent fail.
 	LimitInChild bool `json:"limit_in_child,omitempty"`
+	// MaxStackBytes caps RLIMIT_STACK, which is otherwise the step's memory
+	// limit (0: no cap). gVisor grows a stack to 128 MiB at most, whatever
+	// the limit, and Ruby, which sizes its stack checks from the limit,
+	// crashed (SIGSEGV) under a larger one.
+	MaxStackBytes int64 `json:"max_stack_bytes,omitempty"`
 }
 
 // Command is one step's argv and limits (all limits set).

@@ -36,6 +36,8 @@ type runner struct {
 	// self is this executable, the trampoline that sets the process limit
 	// in the child (Spec.LimitInChild); empty otherwise.
 	self string
+	// maxStack caps RLIMIT_STACK (Spec.MaxStackBytes).
+	maxStack int64
 }
 
 func run(ctx context.Context, spec Spec) (Result, error) {
@@ -55,7 +57,7 @@ func run(ctx context.Context, spec Spec) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	r := &runner{uid: spec.UID, env: programEnv(os.Environ(), spec.Env), cg: newCgroupCPU()}
+	r := &runner{uid: spec.UID, env: programEnv(os.Environ(), spec.Env), cg: newCgroupCPU(), maxStack: spec.MaxStackBytes}
 	if spec.LimitInChild {
 		if r.self, err = os.Executable(); err != nil {
 			return Result{}, fmt.Errorf("find own executable: %w", err)
@@ -175,9 +177,13 @@ func orDefault(v, def int64) int64 {
 // step (the catalog's compiler) keeps the higher hard limit of
 // setStaticLimits. With inChild the trampoline sets it instead (see
 // Spec.LimitInChild).
-func stepLimits(lim job.Limits, run, inChild bool) error {
-	// The stack may use the whole memory limit (deep recursion is legal).
+func stepLimits(lim job.Limits, run, inChild bool, maxStack int64) error {
+	// The stack may use the whole memory limit (deep recursion is legal),
+	// up to the runtime's cap.
 	stack := uint64(orDefault(lim.MemoryKB, 256<<10)) << 10
+	if maxStack > 0 {
+		stack = min(stack, uint64(maxStack))
+	}
 	if err := unix.Setrlimit(unix.RLIMIT_STACK, &unix.Rlimit{Cur: stack, Max: unix.RLIM_INFINITY}); err != nil {
 		return fmt.Errorf("setrlimit stack: %w", err)
 	}
@@ -393,7 +399,7 @@ func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.
 	if err != nil {
 		return Step{}, err
 	}
-	if err := stepLimits(lim, isRun, r.self != ""); err != nil {
+	if err := stepLimits(lim, isRun, r.self != "", r.maxStack); err != nil {
 		return Step{}, err
 	}
 	if err := requestLimits(lim); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -270,15 +271,15 @@ func runProbe(t *testing.T, d *sandbox.Driver, l catalog.Language, exe string) {
 		switch in {
 		case "ping":
 			if r.Verdict != job.StatusAccepted || r.Stdout.Text != expected(lim) {
-				t.Errorf("hello/stdin/args run: verdict %s, stdout %q, want accepted and %q; stderr %q", r.Verdict, r.Stdout.Text, expected(lim), r.Stderr.Text)
+				t.Errorf("hello/stdin/args run: verdict %s%s, stdout %q, want accepted and %q; stderr %q", r.Verdict, measured(r), r.Stdout.Text, expected(lim), r.Stderr.Text)
 			}
 		case "fail":
 			if r.Verdict != job.StatusRuntimeError || r.ExitCode != 3 {
-				t.Errorf("exit code run: verdict %s, exit code %d, signal %q, want runtime_error and 3; stderr %q", r.Verdict, r.ExitCode, r.Signal, r.Stderr.Text)
+				t.Errorf("exit code run: verdict %s%s, exit code %d, signal %q, want runtime_error and 3; stderr %q", r.Verdict, measured(r), r.ExitCode, r.Signal, r.Stderr.Text)
 			}
 		case "crash":
 			if r.Verdict != job.StatusRuntimeError {
-				t.Errorf("runtime error run: verdict %s (exit %d, signal %q), want runtime_error; stdout %q stderr %q", r.Verdict, r.ExitCode, r.Signal, r.Stdout.Text, r.Stderr.Text)
+				t.Errorf("runtime error run: verdict %s%s (exit %d, signal %q), want runtime_error; stdout %q stderr %q", r.Verdict, measured(r), r.ExitCode, r.Signal, r.Stdout.Text, r.Stderr.Text)
 			}
 		}
 	}
@@ -321,6 +322,15 @@ func execute(t *testing.T, d *sandbox.Driver, req job.Request) job.Result {
 		t.Fatalf("execute: %v", err)
 	}
 	return res
+}
+
+// measured says what a step used, and which limit it passed.
+func measured(s job.Step) string {
+	out := fmt.Sprintf(" (cpu %.0f ms, wall %.0f ms, memory %d KB", s.CPUTimeMs, s.WallTimeMs, s.MemoryKB)
+	if s.LimitExceeded != "" {
+		out += ", " + s.LimitExceeded + " limit exceeded"
+	}
+	return out + ")"
 }
 
 var describeMu sync.Mutex

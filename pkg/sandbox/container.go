@@ -57,6 +57,11 @@ func (s *sandbox) alive() bool {
 // SETGID switch to the program's uid, KILL kills its processes.
 func SupervisorCaps() []string { return []string{"SETUID", "SETGID", "KILL"} }
 
+// gvisorMaxStack is the largest stack gVisor (20221219) grows, whatever
+// RLIMIT_STACK says (measured: a C recursion segfaults past 128 MiB): the
+// agent caps the limit there (see agent.Spec.MaxStackBytes).
+const gvisorMaxStack = 128 << 20
+
 // gvisorPidsPerTask scales the pids limit under runsc (see hardened).
 const gvisorPidsPerTask = 16
 

@@ -35,6 +35,9 @@ func (d *Driver) buildSpec(lang catalog.Language, req job.Request) (agent.Spec, 
 		MaxResultBytes: d.cfg.MaxResultBytes - 4096,
 		LimitInChild:   gvisor(d.cfg.Runtime),
 	}
+	if gvisor(d.cfg.Runtime) {
+		spec.MaxStackBytes = gvisorMaxStack
+	}
 	n := need{memoryKB: run.MemoryKB, processes: run.Processes}
 	if len(lang.Compile) > 0 {
 		cl := lang.CompileLimits
