@@ -81,6 +81,10 @@ type Spec struct {
 	// the limit, and Ruby, which sizes its stack checks from the limit,
 	// crashed (SIGSEGV) under a larger one.
 	MaxStackBytes int64 `json:"max_stack_bytes,omitempty"`
+	// CPUs is the sandbox's CPU quota in cores, when per-process CPU times
+	// must be bounded by it (gVisor's count a throttled thread's waiting;
+	// 0: taken as measured).
+	CPUs float64 `json:"cpus,omitempty"`
 }
 
 // Command is one step's argv and limits (all limits set).

@@ -268,6 +268,9 @@ func runProbe(t *testing.T, d *sandbox.Driver, l catalog.Language, exe string) {
 	}
 	for i, in := range tests {
 		r := runs[i]
+		if testing.Verbose() {
+			t.Logf("%s run: %s%s", in, r.Verdict, measured(r))
+		}
 		switch in {
 		case "ping":
 			if r.Verdict != job.StatusAccepted || r.Stdout.Text != expected(lim) {

@@ -37,6 +37,7 @@ func (d *Driver) buildSpec(lang catalog.Language, req job.Request) (agent.Spec, 
 	}
 	if gvisor(d.cfg.Runtime) {
 		spec.MaxStackBytes = gvisorMaxStack
+		spec.CPUs = d.cfg.CPUs
 	}
 	n := need{memoryKB: run.MemoryKB, processes: run.Processes}
 	if len(lang.Compile) > 0 {
