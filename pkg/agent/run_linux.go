@@ -475,6 +475,9 @@ func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.
 	_ = inR.Close()
 	_ = outW.Close()
 	_ = errW.Close()
+	if errors.Is(err, errConfine) {
+		return Step{}, err
+	}
 	if err != nil {
 		code := 126
 		if errors.Is(err, syscall.ENOENT) {
@@ -607,10 +610,20 @@ poll:
 // which otherwise picks the process with the largest RSS: often the
 // supervisor itself, and then the job ends without its result. A child
 // inherits oom_score_adj at fork, so the supervisor raises its own around
-// the fork. A process may lower its score again to where it started (the
-// agent's own value): scanProc watches for that and the step is killed. Steps run one at a time, so nothing else forks
-// meanwhile. Best effort: without /proc the job still runs, and the driver
-// still reports a kill of the whole sandbox as memory_limit_exceeded.
+// the fork. Steps run one at a time, so nothing else forks meanwhile.
+//
+// The program could lower its score again, down to the floor it shares
+// with the agent (only CAP_SYS_RESOURCE raises that floor, and sandboxes
+// cannot have it): it is forked from a thread confined by Landlock
+// (confineProc), so it cannot open /proc/self/oom_score_adj for writing.
+// Where the kernel has no Landlock (before 5.13; gVisor, whose OOM scores
+// the host's OOM killer never sees: it kills the whole sandbox) scanProc
+// still catches a lowered score and the step is killed. Best effort:
+// without /proc the job still runs, and the driver still reports a kill of
+// the whole sandbox as memory_limit_exceeded.
+// errConfine: the program could not be confined (an internal error).
+var errConfine = errors.New("confine the program")
+
 func forkExecFirstToDie(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
 	const adjFile = "/proc/self/oom_score_adj"
 	orig, err := os.ReadFile(adjFile)
@@ -618,5 +631,15 @@ func forkExecFirstToDie(path string, argv []string, attr *syscall.ProcAttr) (int
 		_ = os.WriteFile(adjFile, []byte("1000"), 0)
 		defer func() { _ = os.WriteFile(adjFile, orig, 0) }()
 	}
-	return syscall.ForkExec(path, argv, attr)
+	var pid int
+	err = onThrowawayThread(func() error {
+		// Without Landlock scanProc watches the score instead.
+		if err := confineProc(); err != nil && !errors.Is(err, errNoLandlock) {
+			return fmt.Errorf("%w: %w", errConfine, err)
+		}
+		var err error
+		pid, err = syscall.ForkExec(path, argv, attr)
+		return err
+	})
+	return pid, err
 }

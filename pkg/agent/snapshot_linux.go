@@ -8,35 +8,21 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"golang.org/x/sys/unix"
 )
 
-// asUID runs fn on a locked thread whose identity is uid (and gid uid, no
-// supplementary groups), so the files it touches are the program's and
+// asUID runs fn on a throwaway thread whose identity is uid (and gid uid,
+// no supplementary groups), so the files it touches are the program's and
 // permissions are checked as the program's (the agent has no
 // CAP_DAC_OVERRIDE). The raw setresuid changes only the calling thread, not
-// the whole process as syscall.Setresuid would; the thread is never unlocked,
-// so it exits with the goroutine, and the Go runtime starts new threads from
-// its template thread, never from a locked one. Not setfsuid: gVisor
+// the whole process as syscall.Setresuid would. Not setfsuid: gVisor
 // (20221219) does not implement it, and the files were written as root,
-// which the program could then neither chmod nor remove.
-//
-// Never on the main thread: it is the process as kill(2) and /proc/1 see it
-// (a main thread of the program's uid let the program signal the agent),
-// and Go never exits it. Callers run asUID only while no program process is
-// alive (one of uid could signal the thread meanwhile).
+// which the program could then neither chmod nor remove. Callers run asUID
+// only while no program process is alive (one of uid could signal the
+// thread meanwhile).
 func asUID(uid int, fn func() error) error {
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if unix.Gettid() == unix.Getpid() {
-			// Hold the main thread so that the retry gets another one.
-			done <- asUID(uid, fn)
-			runtime.UnlockOSThread()
-			return
-		}
+	return onThrowawayThread(func() error {
 		id := uintptr(uid)
 		for _, c := range []struct {
 			name       string
@@ -48,13 +34,11 @@ func asUID(uid int, fn func() error) error {
 			{"setresuid", unix.SYS_SETRESUID, id, id, id},
 		} {
 			if _, _, errno := unix.RawSyscall(c.trap, c.a1, c.a2, c.a3); errno != 0 {
-				done <- fmt.Errorf("become uid %d: %s: %w", uid, c.name, errno)
-				return
+				return fmt.Errorf("become uid %d: %s: %w", uid, c.name, errno)
 			}
 		}
-		done <- fn()
-	}()
-	return <-done
+		return fn()
+	})
 }
 
 // snapshot is the work directory as the compile step left it (or as the job's
