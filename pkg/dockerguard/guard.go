@@ -4,7 +4,7 @@
 // host's / bind-mounted; the guard instead forwards only the endpoints and
 // methods the executor uses (pkg/sandbox), checks every container create
 // against the sandbox policy (policy.go), and lets the per-container
-// endpoints (inspect, attach, wait, start, stop, kill, remove, archive) touch
+// endpoints (inspect, attach, wait, stats, start, stop, kill, remove, archive) touch
 // only containers that carry this executor's label, which it looks up itself.
 // Everything else is refused with 403 and a reason.
 package dockerguard
@@ -132,6 +132,7 @@ var routes = []route{
 	{"POST", regexp.MustCompile(`^/containers/` + idRe + `/attach$`), (*Guard).containerAttach},
 	{"POST", regexp.MustCompile(`^/containers/` + idRe + `/start$`), (*Guard).containerStart},
 	{"POST", regexp.MustCompile(`^/containers/` + idRe + `/wait$`), (*Guard).ownedContainer},
+	{"GET", regexp.MustCompile(`^/containers/` + idRe + `/stats$`), (*Guard).ownedContainer},
 	{"POST", regexp.MustCompile(`^/containers/` + idRe + `/stop$`), (*Guard).ownedContainer},
 	{"POST", regexp.MustCompile(`^/containers/` + idRe + `/kill$`), (*Guard).ownedContainer},
 	{"DELETE", regexp.MustCompile(`^/containers/` + idRe + `$`), (*Guard).ownedContainer},

@@ -148,6 +148,7 @@ func TestAttacksAreRefused(t *testing.T) {
 		{"archive read of a foreign container", "GET", "/v1.41/containers/" + b.foreign + "/archive?path=/etc", nil, "not an endpoint the executor uses"},
 		{"archive write into a foreign container", "PUT", "/v1.41/containers/" + b.foreign + "/archive?path=/", nil, "not a container of this executor"},
 		{"archive stat of a foreign container", "HEAD", "/v1.41/containers/" + b.foreign + "/archive?path=/etc/passwd", nil, ""},
+		{"stats of a foreign container", "GET", "/v1.41/containers/" + b.foreign + "/stats?stream=0&one-shot=1", nil, "not a container of this executor"},
 		{"stop a foreign container", "POST", "/v1.41/containers/" + b.foreign + "/stop", nil, "not a container of this executor"},
 		{"kill a foreign container", "POST", "/v1.41/containers/" + b.foreign + "/kill", nil, "not a container of this executor"},
 		{"start a foreign container", "POST", "/v1.41/containers/" + b.foreign + "/start", nil, "not a container of this executor"},

@@ -462,7 +462,16 @@ func (d *Driver) execute(ctx context.Context, j job.Job) job.Result {
 	}
 	defer d.discard(sb)
 	d.log.Debug("sandbox acquired", "job", j.ID, "language", lang.ID, "container", short(sb.id), "pooled", pooled)
+	var watch *cpuWatch
+	total, runs := hostCPUBudget(spec)
+	if gvisor(d.cfg.Runtime) {
+		watch = d.watchHostCPU(ctx, sb, total, func() { d.kill(sb) })
+	}
 	ar, err := sb.run(ctx, spec, d.deadline(spec))
+	if watch != nil && watch.finish() {
+		d.log.Info("sandbox over its host CPU budget", "job", j.ID, "language", lang.ID, "container", short(sb.id))
+		return withLang(watch.result(time.Duration(watch.used.Load()), total), lang)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			d.kill(sb)
@@ -486,7 +495,11 @@ func (d *Driver) execute(ctx context.Context, j job.Job) job.Result {
 		d.log.Error("sandbox failed", "job", j.ID, "language", lang.ID, "container", short(sb.id), "err", err)
 		return withLang(internalError(err.Error()), lang)
 	}
-	return withLang(d.toResult(ctx, sb, j.Request, ar), lang)
+	res = d.toResult(ctx, sb, j.Request, ar)
+	if watch != nil {
+		res = watch.check(res, runs)
+	}
+	return withLang(res, lang)
 }
 
 func withLang(r job.Result, l catalog.Language) job.Result {
