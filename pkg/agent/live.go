@@ -144,8 +144,10 @@ func (e *emitter) push(ev live.Event) {
 	if e.closed {
 		return
 	}
-	ev.Seq = e.seq
-	e.seq++
+	ev.Seq = e.seq // a stage event carries the seq of the next chunk
+	if ev.Kind == live.KindOutput {
+		e.seq++
+	}
 	e.queue = append(e.queue, ev)
 	select {
 	case e.wake <- struct{}{}:

@@ -31,8 +31,9 @@ const (
 
 // Event is one item of a submission's live output.
 type Event struct {
-	// Seq counts from 0 per submission in the order the agent saw the
-	// events; a hole means events were dropped.
+	// Seq counts the output events from 0 per submission, in the order
+	// the agent read them (a hole means events were dropped); other kinds
+	// carry the Seq of the next output event.
 	Seq  int64  `json:"seq"`
 	Kind string `json:"kind"`
 	// Step is "compile" or "run", Test the test-case index (0 without tests).
