@@ -118,13 +118,15 @@ func (s *Service) StreamOutput(ctx context.Context, id string, final <-chan stru
 			wait = 0
 		}
 		pctx, cancel := context.WithCancel(ctx)
-		go func() {
-			select {
-			case <-final:
-				cancel()
-			case <-pctx.Done():
-			}
-		}()
+		if !finished { // a long poll ends early when the run turns final
+			go func() {
+				select {
+				case <-final:
+					cancel()
+				case <-pctx.Done():
+				}
+			}()
+		}
 		evs, cur, err := s.live.Output(pctx, id, cursor, wait)
 		cancel()
 		if err != nil {
