@@ -46,14 +46,15 @@ func startSplit(t *testing.T) string {
 	return base
 }
 
-// startSplitProcs is startSplit that also returns each role's process.
-func startSplitProcs(t *testing.T) (string, map[string]*testenv.Proc) {
+// startSplitProcs is startSplit that also returns each role's process;
+// extraEnv is added to every role's environment.
+func startSplitProcs(t *testing.T, extraEnv ...string) (string, map[string]*testenv.Proc) {
 	bin := testenv.BuildBinary(t)
 	redisURL, prefix := testenv.Redis(t)
 	dbURL := testenv.Postgres(t)
 	runtimes := testenv.Runtimes(t)
 	testenv.Docker(t)
-	env := []string{"EXECBOX_INTERNAL_TOKEN=e2e-internal-token", "EXECBOX_REDIS_PREFIX=" + prefix + "execbox"}
+	env := append([]string{"EXECBOX_INTERNAL_TOKEN=e2e-internal-token", "EXECBOX_REDIS_PREFIX=" + prefix + "execbox"}, extraEnv...)
 	procs := map[string]*testenv.Proc{}
 	var queueURL, storageURL, execURL, workerURL, gwURL string
 	procs["queue"], queueURL = startRole(t, bin, role{name: "queue", args: []string{"--redis-url", redisURL}, env: env})

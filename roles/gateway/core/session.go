@@ -63,17 +63,17 @@ func (s *Service) StartSession(ctx context.Context, c Caller, jr job.Request, ap
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	ss := &Session{svc: s, c: c, Sub: sub, items: make(chan SessionItem, 16), cancel: cancel, done: make(chan struct{})}
-	first, ch, err := s.Follow(ctx, c, sub.ID)
-	if err != nil {
-		cancel()
-		s.Abandon(context.WithoutCancel(ctx), c, sub.ID)
-		return nil, err
-	}
-	go ss.run(ctx, first, ch)
+	go ss.run(ctx)
 	return ss, nil
 }
 
-func (ss *Session) run(ctx context.Context, first job.Submission, ch <-chan job.Submission) {
+// statusCheck is how often a session looks at its submission's status
+// while no output comes (a run canceled or failed before it started ends
+// without output). The end of the output says when it finished otherwise,
+// so a session holds one long poll on the queue, not a watch too.
+const statusCheck = 5 * time.Second
+
+func (ss *Session) run(ctx context.Context) {
 	defer close(ss.done)
 	defer close(ss.items)
 	final := make(chan struct{})
@@ -87,30 +87,28 @@ func (ss *Session) run(ctx context.Context, first job.Submission, ch <-chan job.
 			return false
 		}
 	}
-	last := first
-	pending := events
-	for !last.Status.Final() {
+	check := time.NewTicker(statusCheck)
+	defer check.Stop()
+	for pending := events; pending != nil; {
 		select {
-		case s, ok := <-ch:
-			if !ok {
-				// The watch broke (the queue went away): look it up.
-				s2, err := ss.svc.Lookup(ctx, ss.c, ss.Sub.ID)
-				if err != nil || !s2.Status.Final() {
-					if ctx.Err() == nil {
-						s2 = job.Submission{ID: ss.Sub.ID, Status: job.StatusInternalError,
-							Result: &job.Result{Status: job.StatusInternalError, Message: "lost track of the run"}}
-					}
-				}
-				s = s2
-				ch = nil
-			}
-			last = s
 		case ev, ok := <-pending:
 			if !ok {
-				pending = nil
+				pending = nil // the end event came: the result is stored next
 				continue
 			}
-			if !emit(SessionItem{Event: &ev}) {
+			if ev.Kind != live.KindEnd && !emit(SessionItem{Event: &ev}) {
+				return
+			}
+		case <-check.C:
+			s, err := ss.svc.Lookup(ctx, ss.c, ss.Sub.ID)
+			if err == nil && s.Status.Final() {
+				close(final)
+				for ev := range events {
+					if ev.Kind != live.KindEnd && !emit(SessionItem{Event: &ev}) {
+						return
+					}
+				}
+				ss.result(ctx, s, emit)
 				return
 			}
 		case <-ctx.Done():
@@ -118,16 +116,26 @@ func (ss *Session) run(ctx context.Context, first job.Submission, ch <-chan job.
 		}
 	}
 	close(final)
-	if pending != nil {
-		for ev := range pending {
-			if !emit(SessionItem{Event: &ev}) {
-				return
-			}
+	for {
+		s, final, err := ss.svc.Wait(ctx, ss.c, ss.Sub.ID)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil && final:
+			ss.result(ctx, s, emit)
+			return
+		case err != nil:
+			ss.result(ctx, job.Submission{ID: ss.Sub.ID, Status: job.StatusInternalError,
+				Result: &job.Result{Status: job.StatusInternalError, Message: "lost track of the run: " + err.Error()}}, emit)
+			return
 		}
 	}
+}
+
+func (ss *Session) result(ctx context.Context, s job.Submission, emit func(SessionItem) bool) {
 	ss.final = true
 	ss.svc.Finished(ss.c, ss.Sub.ID)
-	emit(SessionItem{Result: &last})
+	emit(SessionItem{Result: &s})
 }
 
 // Items delivers the session's events and then its result; it closes

@@ -106,7 +106,7 @@ func (w wsConn) read(ctx context.Context) (WSMessage, error) {
 // handleRunWS runs one interactive program over a WebSocket (the protocol
 // is in the README's "Interactive runs" section).
 func (a *API) handleRunWS(w http.ResponseWriter, req *http.Request) {
-	c, err := websocket.Accept(w, req, nil)
+	c, err := websocket.Accept(w, req, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		return // Accept answered the failed handshake
 	}
