@@ -364,3 +364,28 @@ func TestLiveRunsMemory(t *testing.T) {
 		}
 	}
 }
+
+// The gateway's session limits reach the sandbox: an idle session and one
+// that outlives --live-max-session end as time_limit_exceeded.
+func TestLiveSessionLimits(t *testing.T) {
+	base := startAllEmbedded(t, "--live-idle-timeout", "1s", "--live-max-session", "3s")
+	t.Run("idle", func(t *testing.T) {
+		t.Parallel()
+		w := dialRun(t, base, map[string]any{"language": "bash", "files": []any{map[string]any{"name": "main.sh", "content": "read -r x"}}})
+		res, code := w.result()
+		if res["status"] != "time_limit_exceeded" || dig(res, "result", "run", "limit_exceeded") != "idle" || code != websocket.StatusNormalClosure {
+			t.Errorf("result %v close %v, want time_limit_exceeded (idle)", res, code)
+		}
+	})
+	t.Run("max session", func(t *testing.T) {
+		t.Parallel()
+		w := dialRun(t, base, map[string]any{"language": "bash", "files": []any{map[string]any{"name": "main.sh", "content": "while :; do echo .; sleep 0.2; done"}}})
+		res, _ := w.result()
+		if res["status"] != "time_limit_exceeded" || dig(res, "result", "run", "limit_exceeded") != "wall" {
+			t.Errorf("result %v, want time_limit_exceeded (wall)", res)
+		}
+		if !strings.HasPrefix(w.stdout(), ".\n") {
+			t.Errorf("streamed %q, want the dots as they came", w.stdout())
+		}
+	})
+}
