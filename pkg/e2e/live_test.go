@@ -389,3 +389,47 @@ func TestLiveSessionLimits(t *testing.T) {
 		}
 	})
 }
+
+// With API keys configured a WebSocket run needs one: in the Authorization
+// header or, for browsers, in the start message.
+func TestLiveRunsAPIKey(t *testing.T) {
+	base := startAllEmbedded(t, "--api-keys", "live-test-key")
+	hello := []any{map[string]any{"name": "main.sh", "content": "echo hi"}}
+	t.Run("none", func(t *testing.T) {
+		t.Parallel()
+		w := dialRun(t, base, map[string]any{"language": "bash", "files": hello})
+		m := w.next()
+		if _, code := w.result(); m["type"] != "error" || m["code"] != "unauthorized" || code != 4003 {
+			t.Errorf("no key: %v close %v, want unauthorized and 4003", m, code)
+		}
+	})
+	t.Run("wrong", func(t *testing.T) {
+		t.Parallel()
+		w := dialRun(t, base, map[string]any{"language": "bash", "files": hello, "api_key": "nope"})
+		if _, code := w.result(); code != 4003 {
+			t.Errorf("wrong key: close %v, want 4003", code)
+		}
+	})
+	t.Run("in the start message", func(t *testing.T) {
+		t.Parallel()
+		w := dialRun(t, base, map[string]any{"language": "bash", "files": hello, "api_key": "live-test-key"})
+		if res, code := w.result(); res["status"] != "accepted" || code != websocket.StatusNormalClosure {
+			t.Errorf("result %v close %v", res, code)
+		}
+	})
+	t.Run("in the header", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/v1/runs/ws",
+			&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer live-test-key"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &wsClient{t: t, c: c, ctx: ctx}
+		w.send(map[string]any{"type": "start", "language": "bash", "files": hello})
+		if res, _ := w.result(); res["status"] != "accepted" || w.stdout() != "hi\n" {
+			t.Errorf("result %v, stdout %q", res, w.stdout())
+		}
+	})
+}
