@@ -326,7 +326,7 @@ func samplePeaks(procs map[string]*testenv.Proc) (stop func() map[string]int64) 
 // within limitKB. DESIGN.md's budget is 20 MB per role under a
 // 100-submission load; with 100 interactive sessions open at once the
 // gateway (a WebSocket and a long poll on the queue per session) and the
-// queue (that long poll) measured 24.8 and 21.4 MB, the others 18-19 MB
+// queue (that long poll) measured 24.8-25.2 and 21.4-22.0 MB, the others 18-19.4 MB
 // (README.md, "Live runs"). limitKB is the bound this test holds them to
 // so that a leak or an unbounded buffer fails it; the budget figures are
 // logged.
