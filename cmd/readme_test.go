@@ -29,7 +29,7 @@ func configReference(root *cobra.Command) string {
 	global := root.PersistentFlags()
 	b.WriteString("Every command also takes the global flags:\n\n")
 	writeFlagTable(&b, global)
-	for _, name := range []string{"all", "gateway", "queue", "worker", "executor", "storage"} {
+	for _, name := range []string{"all", "gateway", "queue", "worker", "executor", "storage", "run"} {
 		c, _, err := root.Find([]string{name})
 		if err != nil {
 			panic(err)

@@ -52,7 +52,7 @@ stderr, exit status, time, memory and a verdict. One binary runs as any role;
 	root.AddCommand(
 		newGatewayCmd(g), newQueueCmd(g), newWorkerCmd(g), newExecutorCmd(g), newStorageCmd(g),
 		newAllCmd(g), newBenchCmd(g), newVersionCmd(), newHealthcheckCmd(), newAgentCmd(),
-		newDockerGuardCmd(g), newAgentExecCmd(), newImagesCmd(g),
+		newDockerGuardCmd(g), newAgentExecCmd(), newImagesCmd(g), newRunCmd(),
 	)
 	return root
 }
@@ -61,7 +61,9 @@ stderr, exit status, time, memory and a verdict. One binary runs as any role;
 func Execute(out, errOut io.Writer) int {
 	root := NewRootCmd(out, errOut)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(errOut, "error:", err)
+		if msg := err.Error(); msg != "" { // app run's exit status prints nothing
+			fmt.Fprintln(errOut, "error:", msg)
+		}
 		var ec exitCoder
 		if errors.As(err, &ec) {
 			return ec.ExitCode()

@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/execbox/app/pkg/job"
 )
@@ -85,6 +86,12 @@ type Spec struct {
 	// must be bounded by it (gVisor's count a throttled thread's waiting;
 	// 0: taken as measured).
 	CPUs float64 `json:"cpus,omitempty"`
+	// Interactive keeps stdin open after the job: the executor sends
+	// live.Input lines (stdin, stdin_close, signal) for the run step, which
+	// runs once and gets no Stdin. IdleTimeoutMs ends it (time limit,
+	// "idle") after that long without input or output.
+	Interactive   bool  `json:"interactive,omitempty"`
+	IdleTimeoutMs int64 `json:"idle_timeout_ms,omitempty"`
 }
 
 // Command is one step's argv and limits (all limits set).
@@ -111,8 +118,9 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Main reads a job on in and writes one JSON result on out. It must run as
-// PID 1 of a sandbox container: it kills every other process it can see.
+// Main reads a job on in and writes its live events and then its result
+// on out, one Frame per line. It must run as PID 1 of a sandbox container:
+// it kills every other process it can see.
 func Main(ctx context.Context, in io.Reader, out io.Writer) error {
 	var spec Spec
 	dec := json.NewDecoder(io.LimitReader(in, MaxSpecBytes))
@@ -124,7 +132,13 @@ func Main(ctx context.Context, in io.Reader, out io.Writer) error {
 		}
 		return writeResult(out, Result{Error: fmt.Sprintf("agent: read job: %v", err)})
 	}
-	res, err := run(ctx, spec)
+	var con *console
+	if spec.Interactive {
+		con = newConsole(dec, time.Duration(spec.IdleTimeoutMs)*time.Millisecond)
+	}
+	em := newEmitter(out)
+	res, err := run(ctx, spec, em, con)
+	em.close()
 	if err != nil {
 		res = Result{Error: "agent: " + err.Error()}
 	}
@@ -132,7 +146,7 @@ func Main(ctx context.Context, in io.Reader, out io.Writer) error {
 }
 
 func writeResult(out io.Writer, res Result) error {
-	b, err := json.Marshal(res)
+	b, err := json.Marshal(Frame{Result: &res})
 	if err != nil {
 		return fmt.Errorf("agent: encode result: %w", err)
 	}

@@ -81,10 +81,11 @@ func TestMainRefusesOutsideSandbox(t *testing.T) {
 	if err := Main(context.Background(), strings.NewReader(spec), &out); err != nil {
 		t.Fatal(err)
 	}
-	var res Result
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		t.Fatal(err)
+	var f Frame
+	if err := json.Unmarshal(out.Bytes(), &f); err != nil || f.Result == nil {
+		t.Fatalf("frame %q: %v", out.Bytes(), err)
 	}
+	res := *f.Result
 	if !strings.Contains(res.Error, "PID 1") || len(res.Runs) != 0 {
 		t.Errorf("result %+v, want a refusal", res)
 	}

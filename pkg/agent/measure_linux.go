@@ -25,6 +25,8 @@ func verdict(reason string, ws syscall.WaitStatus, cpu, cpuLimit time.Duration, 
 		return job.StatusOutputLimit, "output"
 	case reason == "wall":
 		return job.StatusTimeLimit, "wall"
+	case reason == "idle":
+		return job.StatusTimeLimit, "idle"
 	case reason == "cpu" || cpu > cpuLimit:
 		return job.StatusTimeLimit, "cpu"
 	case reason == "memory" || memKB > memLimitKB:
@@ -58,6 +60,8 @@ func message(s job.Step, lim job.Limits) string {
 		return fmt.Sprintf("memory limit of %d KB exceeded", lim.MemoryKB)
 	case "output":
 		return fmt.Sprintf("output limit of %d bytes per stream exceeded", lim.OutputBytes)
+	case "idle":
+		return "interactive session idle: no input and no output for too long"
 	}
 	if s.Signal != "" {
 		return "killed by " + s.Signal

@@ -37,6 +37,12 @@ func fit(res Result, max int) Result {
 		c := *res.Compile
 		res.Compile = &c
 	}
+	for _, s := range steps(&res) {
+		if s.Output != nil { // trimmed in place below: not the caller's
+			o := *s.Output
+			s.Output = &o
+		}
+	}
 	for range 64 {
 		b, err := json.Marshal(res)
 		if err != nil || len(b) <= max {
@@ -44,7 +50,10 @@ func fit(res Result, max int) Result {
 		}
 		var largest *job.Output
 		for _, s := range steps(&res) {
-			for _, o := range []*job.Output{&s.Stdout, &s.Stderr} {
+			for _, o := range []*job.Output{&s.Stdout, &s.Stderr, s.Output} {
+				if o == nil {
+					continue
+				}
 				if largest == nil || len(o.Text) > len(largest.Text) {
 					largest = o
 				}

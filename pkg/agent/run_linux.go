@@ -40,6 +40,12 @@ type runner struct {
 	maxStack int64
 	// cpus is the sandbox's CPU quota (Spec.CPUs); 0: unknown.
 	cpus float64
+	// live is where the output goes as it is written; con, for an
+	// interactive run, its stdin and signals (see live.go).
+	live *emitter
+	con  *console
+	// cur names the step running now, for its live events.
+	cur stepID
 }
 
 // possible bounds CPU time measured per process over elapsed by what the
@@ -56,7 +62,7 @@ func (r *runner) possible(cpu, elapsed time.Duration) time.Duration {
 	return min(cpu, time.Duration(float64(elapsed)*r.cpus))
 }
 
-func run(ctx context.Context, spec Spec) (Result, error) {
+func run(ctx context.Context, spec Spec, em *emitter, con *console) (Result, error) {
 	if os.Getpid() != 1 {
 		return Result{}, errors.New("refusing to run outside a sandbox container (not PID 1)")
 	}
@@ -73,7 +79,7 @@ func run(ctx context.Context, spec Spec) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	r := &runner{uid: spec.UID, env: programEnv(os.Environ(), spec.Env), cg: newCgroupCPU(), maxStack: spec.MaxStackBytes, cpus: spec.CPUs}
+	r := &runner{uid: spec.UID, env: programEnv(os.Environ(), spec.Env), cg: newCgroupCPU(), maxStack: spec.MaxStackBytes, cpus: spec.CPUs, live: em, con: con}
 	if spec.LimitInChild {
 		if r.self, err = os.Executable(); err != nil {
 			return Result{}, fmt.Errorf("find own executable: %w", err)
@@ -81,6 +87,7 @@ func run(ctx context.Context, spec Spec) (Result, error) {
 	}
 	var res Result
 	if spec.Compile != nil && len(spec.Compile.Argv) > 0 {
+		r.begin(stepID{name: "compile"})
 		st, err := r.step(ctx, spec.Compile.Argv, nil, spec.Compile.Limits, nil, false)
 		if err != nil {
 			return Result{}, fmt.Errorf("compile: %w", err)
@@ -111,6 +118,7 @@ func run(ctx context.Context, spec Spec) (Result, error) {
 				return Result{}, fmt.Errorf("run %d: restore the work directory: %w", i, err)
 			}
 		}
+		r.begin(stepID{name: "run", test: i})
 		st, err := r.step(ctx, spec.Run.Argv, []byte(tc.Stdin), spec.Run.Limits, tc.ExpectedOutput, true)
 		if err != nil {
 			return Result{}, fmt.Errorf("run %d: %w", i, err)
@@ -354,6 +362,9 @@ type capture struct {
 	max       int64
 	buf       bytes.Buffer
 	truncated bool
+	// onData, when set, gets every captured piece as it arrives (the
+	// combined output and the live events).
+	onData func([]byte)
 }
 
 // drain reads r to EOF; overflow is called once when the cap is passed.
@@ -366,9 +377,11 @@ func (c *capture) drain(r io.Reader, overflow func()) {
 			switch {
 			case int64(n) <= room:
 				c.buf.Write(b[:n])
+				c.seen(b[:n])
 			default:
 				if room > 0 {
 					c.buf.Write(b[:room])
+					c.seen(b[:room])
 				}
 				if !c.truncated {
 					c.truncated = true
@@ -491,15 +504,22 @@ func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.
 
 	stdout := &capture{max: orDefault(lim.OutputBytes, 1<<20)}
 	stderr := &capture{max: orDefault(lim.OutputBytes, 1<<20)}
+	combined := r.watch(stdout, stderr)
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(2)
 	go func() { defer wg.Done(); stdout.drain(outR, func() { st.kill("output") }) }()
 	go func() { defer wg.Done(); stderr.drain(errR, func() { st.kill("output") }) }()
-	go func() {
-		defer wg.Done()
-		_, _ = inW.Write(stdin)
-		_ = inW.Close()
-	}()
+	con := r.console(isRun)
+	if con != nil {
+		go con.feed(inW)
+	} else {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = inW.Write(stdin)
+			_ = inW.Close()
+		}()
+	}
 
 	allGone := make(chan struct{})
 	var (
@@ -540,11 +560,16 @@ func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.
 	defer ticker.Stop()
 	pageKB := int64(os.Getpagesize() / 1024)
 	canceled := ctx.Done()
+	signals := con.signals()
 poll:
 	for {
 		select {
 		case <-allGone:
 			break poll
+		case name := <-signals:
+			if !st.mainDone.Load() {
+				signalGroup(pid, name)
+			}
 		case <-canceled:
 			canceled = nil
 			st.kill("canceled")
@@ -570,14 +595,20 @@ poll:
 			if st.peakPolled.Load() > memLimitKB {
 				st.kill("memory")
 			}
+			if con.idle() {
+				st.kill("idle")
+			}
 		}
 	}
 	wg.Wait()
+	con.stop()
+	r.live.endStep(r.cur.name, r.cur.test)
 
 	cpu := max(r.possible(time.Duration(st.reapedCPU.Load())*time.Microsecond, wall), sandboxCPU())
 	step := job.Step{
 		Stdout:     job.NewOutput(stdout.buf.Bytes(), stdout.truncated),
 		Stderr:     job.NewOutput(stderr.buf.Bytes(), stderr.truncated),
+		Output:     combined.output(stdout.truncated || stderr.truncated),
 		CPUTimeMs:  ms(cpu),
 		WallTimeMs: ms(wall),
 		MemoryKB:   max(st.maxRSS.Load(), st.peakPolled.Load()),

@@ -4,10 +4,12 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"time"
 )
 
-func run(context.Context, Spec) (Result, error) {
+func run(context.Context, Spec, *emitter, *console) (Result, error) {
 	return Result{}, errors.New("the sandbox supervisor runs on Linux only")
 }
 
@@ -18,3 +20,7 @@ const ExecLimitedCommand = "agent-exec"
 func ExecLimited([]string) error {
 	return errors.New("the sandbox supervisor runs on Linux only")
 }
+
+type console struct{}
+
+func newConsole(*json.Decoder, time.Duration) *console { return nil }

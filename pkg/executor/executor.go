@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/live"
 )
 
 // ErrBusy: every slot is taken; retry after RetryAfter.
@@ -38,6 +39,17 @@ type Executor interface {
 	// Cancel kills the running job with that id, if any.
 	Cancel(ctx context.Context, id string) error
 	Capacity(ctx context.Context) (Capacity, error)
+}
+
+// LiveExecutor is an Executor that streams a job's output as it runs and
+// feeds an interactive job its input (pkg/live). Both the Docker driver and
+// the executor role's HTTP client implement it.
+type LiveExecutor interface {
+	Executor
+	// ExecuteLive is Execute with lio: output events go to lio.Output
+	// (which must not block) as the program writes them; lio.Input feeds
+	// an interactive job until it closes.
+	ExecuteLive(ctx context.Context, j job.Job, lio live.IO) (job.Result, error)
 }
 
 // LanguageStatus is one configured language as an executor sees it: its

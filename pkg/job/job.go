@@ -85,6 +85,19 @@ type Request struct {
 	// Compat is set by the gateway for requests that came through a
 	// compatibility API; it travels and is stored with the request.
 	Compat Compat `json:"compat,omitzero"`
+	// Interactive is set by the gateway for a live session (WebSocket):
+	// the program's stdin and signals arrive while it runs, through the
+	// submission's live input stream (pkg/live), instead of Stdin and
+	// Tests.
+	Interactive *Interactive `json:"interactive,omitempty"`
+}
+
+// Interactive is what a live session adds to a request.
+type Interactive struct {
+	// IdleTimeoutMs ends the session (time_limit_exceeded, "idle") after
+	// that long without input and without output; its whole length is the
+	// run's wall time limit.
+	IdleTimeoutMs int64 `json:"idle_timeout_ms"`
 }
 
 // Compat is what the gateway keeps with a request that came through a

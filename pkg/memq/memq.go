@@ -109,6 +109,8 @@ type Queue struct {
 	feedPending  *list.List // *feedEntry not yet delivered
 	feedInflight map[string]*feedEntry
 	feedSig      chan struct{}
+
+	live liveStreams // live output and input (live.go)
 }
 
 var (

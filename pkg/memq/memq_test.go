@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/live"
+	"github.com/execbox/app/pkg/live/livetest"
 	"github.com/execbox/app/pkg/memq"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/queuetest"
@@ -77,4 +79,14 @@ func TestJournalRequeuesUnfinished(t *testing.T) {
 	if len(j.accepted) != 2 {
 		t.Fatalf("journal has %d entries, want 2 (the duplicate is not journaled)", len(j.accepted))
 	}
+}
+
+func TestLiveContract(t *testing.T) {
+	livetest.Run(t, func(t *testing.T) live.Hub {
+		q, err := memq.New(context.Background(), memq.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	})
 }

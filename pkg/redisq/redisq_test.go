@@ -9,6 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/live"
+	"github.com/execbox/app/pkg/live/livetest"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/queuetest"
 	"github.com/execbox/app/pkg/redisq"
@@ -232,4 +234,8 @@ func TestReadShortBlockDoesNotHang(t *testing.T) {
 			t.Fatalf("Read(block %d µs) took %s: a sub-millisecond BLOCK became BLOCK 0", us, d)
 		}
 	}
+}
+
+func TestLiveContract(t *testing.T) {
+	livetest.Run(t, func(t *testing.T) live.Hub { return newQueue(t, redisq.Options{}) })
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/execbox/app/pkg/agent"
 	"github.com/execbox/app/pkg/catalog"
+	"github.com/execbox/app/pkg/live"
 )
 
 // need is what a job needs from its container's cgroup.
@@ -35,7 +36,7 @@ type sandbox struct {
 	cap  need
 	hj   types.HijackedResponse
 
-	out  *boundedBuffer // the agent's stdout: its result
+	out  *frames        // the agent's stdout: live events, then its result
 	errs *boundedBuffer // the agent's stderr: diagnostics
 	done chan struct{}  // closed when the attach stream ends (the agent exited)
 	rerr error          // the stream's read error, set before done closes
@@ -159,7 +160,7 @@ func (d *Driver) create(ctx context.Context, lang catalog.Language, n need, jobI
 		return nil, fmt.Errorf("create sandbox for %s (%s): %w", lang.ID, lang.Image, err)
 	}
 	sb := &sandbox{id: cr.ID, lang: lang.ID, cap: n, done: make(chan struct{}),
-		out: &boundedBuffer{max: d.cfg.MaxResultBytes, line: make(chan struct{})}, errs: &boundedBuffer{max: 16 << 10}}
+		out: newFrames(d.cfg.MaxResultBytes), errs: &boundedBuffer{max: 16 << 10}}
 	fail := func(err error) (*sandbox, error) {
 		d.remove(cr.ID)
 		return nil, err
@@ -230,16 +231,23 @@ func (d *Driver) kill(sb *sandbox) {
 	})
 }
 
-// run sends spec to the agent and waits for its result.
-func (sb *sandbox) run(ctx context.Context, spec agent.Spec, timeout time.Duration) (agent.Result, error) {
+// run sends spec to the agent (then, for an interactive job, lio.Input
+// until it closes) and waits for its result; its live events go to
+// lio.Output meanwhile.
+func (sb *sandbox) run(ctx context.Context, spec agent.Spec, timeout time.Duration, lio live.IO) (agent.Result, error) {
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return agent.Result{}, fmt.Errorf("encode job: %w", err)
 	}
+	sb.out.setSink(lio.Output)
 	if _, err := sb.hj.Conn.Write(b); err != nil {
 		return agent.Result{}, fmt.Errorf("send job to sandbox: %w", err)
 	}
-	if err := sb.hj.CloseWrite(); err != nil {
+	stop := make(chan struct{})
+	defer close(stop)
+	if spec.Interactive && lio.Input != nil {
+		go sb.feed(lio.Input, stop)
+	} else if err := sb.hj.CloseWrite(); err != nil {
 		return agent.Result{}, fmt.Errorf("close sandbox stdin: %w", err)
 	}
 	timer := time.NewTimer(timeout)
@@ -252,19 +260,31 @@ func (sb *sandbox) run(ctx context.Context, spec agent.Spec, timeout time.Durati
 	case <-timer.C:
 		return agent.Result{}, fmt.Errorf("sandbox gave no result within %s", timeout)
 	}
-	raw, overflow := sb.out.snapshot()
-	if overflow {
-		return agent.Result{}, fmt.Errorf("sandbox result exceeds %d bytes", sb.out.max)
+	return sb.out.get()
+}
+
+// feed writes inputs to the agent, one JSON line each, until in closes
+// (then the agent's stdin closes) or the run ends. A write blocks while the
+// agent does not read: stdin is never dropped.
+func (sb *sandbox) feed(in <-chan live.Input, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case m, ok := <-in:
+			if !ok {
+				_ = sb.hj.CloseWrite()
+				return
+			}
+			b, err := json.Marshal(m)
+			if err != nil {
+				continue
+			}
+			if _, err := sb.hj.Conn.Write(append(b, '\n')); err != nil {
+				return
+			}
+		}
 	}
-	out := bytes.TrimSpace(raw)
-	if len(out) == 0 {
-		return agent.Result{}, errNoResult
-	}
-	var res agent.Result
-	if err := json.Unmarshal(out, &res); err != nil {
-		return agent.Result{}, fmt.Errorf("sandbox result: %w", err)
-	}
-	return res, nil
 }
 
 var errNoResult = errors.New("sandbox ended without a result")
@@ -304,23 +324,16 @@ func (d *Driver) exitState(ctx context.Context, sb *sandbox) (oom bool, exit int
 }
 
 // boundedBuffer keeps the first max bytes written and drops the rest.
-// When line is set it is closed at the first newline: the agent's result is
-// one line, complete before the container has finished exiting.
 type boundedBuffer struct {
 	mu       sync.Mutex
 	buf      bytes.Buffer
 	max      int
 	overflow bool
-	line     chan struct{}
-	lineSeen bool
 }
 
 func (b *boundedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.line != nil && !b.lineSeen && bytes.IndexByte(p, '\n') >= 0 {
-		defer func() { b.lineSeen = true; close(b.line) }()
-	}
 	room := b.max - b.buf.Len()
 	if len(p) > room {
 		b.overflow = true
@@ -331,14 +344,6 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 	}
 	b.buf.Write(p)
 	return len(p), nil
-}
-
-func (b *boundedBuffer) snapshot() ([]byte, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// The agent writes nothing after its result line; later writes (if any)
-	// only append past this slice.
-	return b.buf.Bytes(), b.overflow
 }
 
 func (b *boundedBuffer) Bytes() []byte {

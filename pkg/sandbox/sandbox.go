@@ -4,8 +4,10 @@
 //
 // Per job: one container, never reused (a pooled container is started ahead
 // of time but still serves exactly one job). The container's stdin carries
-// the job (JSON), its stdout the agent's result (JSON); nothing goes through
-// the archive API except the agent binary, copied once into a named volume.
+// the job (JSON; for an interactive job then its inputs, one live.Input per
+// line), its stdout the agent's frames: live events as the program writes,
+// then the result (one agent.Frame per line); nothing goes through the
+// archive API except the agent binary, copied once into a named volume.
 package sandbox
 
 import (
@@ -29,6 +31,7 @@ import (
 	"github.com/execbox/app/pkg/executor"
 	"github.com/execbox/app/pkg/flagenv"
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/live"
 )
 
 // Labels on every container and volume the driver creates.
@@ -261,7 +264,7 @@ type Driver struct {
 	rngMu    sync.Mutex
 }
 
-var _ executor.Executor = (*Driver)(nil)
+var _ executor.LiveExecutor = (*Driver)(nil)
 
 // New builds a driver; it does not contact Docker until Run.
 func New(dc client.APIClient, cfg Config, log *slog.Logger) (*Driver, error) {
@@ -395,6 +398,12 @@ func (d *Driver) Cancel(_ context.Context, id string) error {
 // Execute runs j in a sandbox. User failures are verdicts; an error is
 // ErrBusy (every slot taken) or the end of ctx.
 func (d *Driver) Execute(ctx context.Context, j job.Job) (job.Result, error) {
+	return d.ExecuteLive(ctx, j, live.IO{})
+}
+
+// ExecuteLive is Execute with the job's output sent to lio.Output as the
+// agent reads it and, for an interactive job, lio.Input fed to it.
+func (d *Driver) ExecuteLive(ctx context.Context, j job.Job, lio live.IO) (job.Result, error) {
 	select {
 	case d.slots <- struct{}{}:
 	default:
@@ -416,7 +425,7 @@ func (d *Driver) Execute(ctx context.Context, j job.Job) (job.Result, error) {
 	}()
 
 	start := time.Now()
-	res := d.execute(ctx, j)
+	res := d.execute(ctx, j, lio)
 	res.Executor = d.cfg.Instance
 	res.StartedAt, res.FinishedAt = start.UTC(), time.Now().UTC()
 	if ctx.Err() != nil {
@@ -433,7 +442,7 @@ func (d *Driver) Execute(ctx context.Context, j job.Job) (job.Result, error) {
 }
 
 // execute does the work; every failure becomes a result.
-func (d *Driver) execute(ctx context.Context, j job.Job) job.Result {
+func (d *Driver) execute(ctx context.Context, j job.Job, lio live.IO) job.Result {
 	lang, ok := d.cfg.Catalog.Lookup(j.Request.Language, j.Request.Version)
 	if !ok {
 		return internalError(fmt.Sprintf("language %q version %q is not configured on this executor", j.Request.Language, j.Request.Version))
@@ -467,7 +476,7 @@ func (d *Driver) execute(ctx context.Context, j job.Job) job.Result {
 	if gvisor(d.cfg.Runtime) {
 		watch = d.watchHostCPU(ctx, sb, total, func() { d.kill(sb) })
 	}
-	ar, err := sb.run(ctx, spec, d.deadline(spec))
+	ar, err := sb.run(ctx, spec, d.deadline(spec), lio)
 	if watch != nil && watch.finish() {
 		d.log.Info("sandbox over its host CPU budget", "job", j.ID, "language", lang.ID, "container", short(sb.id))
 		return withLang(watch.result(time.Duration(watch.used.Load()), total), lang)

@@ -39,6 +39,11 @@ func (d *Driver) buildSpec(lang catalog.Language, req job.Request) (agent.Spec, 
 		spec.MaxStackBytes = gvisorMaxStack
 		spec.CPUs = d.cfg.CPUs
 	}
+	if req.Interactive != nil {
+		spec.Interactive = true
+		spec.IdleTimeoutMs = req.Interactive.IdleTimeoutMs
+		spec.Tests, spec.Stdin = nil, ""
+	}
 	n := need{memoryKB: run.MemoryKB, processes: run.Processes}
 	if len(lang.Compile) > 0 {
 		cl := lang.CompileLimits

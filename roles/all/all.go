@@ -136,11 +136,11 @@ func New(cfg Config, log *slog.Logger) (*Role, error) {
 		return nil, fmt.Errorf("all: %w", err)
 	}
 	if r.worker, err = worker.New(cfg.Worker, log.With("component", "worker"),
-		worker.Deps{Queue: r.queue.Queue(), Executors: []executor.Executor{r.executor.Executor()}}); err != nil {
+		worker.Deps{Queue: r.queue.Queue(), Executors: []executor.Executor{r.executor.Executor()}, Live: r.queue.Live()}); err != nil {
 		return nil, fmt.Errorf("all: %w", err)
 	}
 	if r.gateway, err = gateway.New(cfg.Gateway, log.With("component", "gateway"),
-		gateway.Deps{Queue: r.queue.Queue(), Store: r.storage.Store(), Catalog: ecfg.Catalog}); err != nil {
+		gateway.Deps{Queue: r.queue.Queue(), Live: r.queue.Live(), Store: r.storage.Store(), Catalog: ecfg.Catalog}); err != nil {
 		return nil, fmt.Errorf("all: %w", err)
 	}
 	return r, nil

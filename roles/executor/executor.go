@@ -4,6 +4,8 @@
 //
 //	POST /executor/v1/run          run a job.Job synchronously, answer its job.Result
 //	                               (429 code "busy" + Retry-After when every slot is taken)
+//	                               (with Accept: application/x-ndjson: live, see executorhttp/live.go)
+//	POST /executor/v1/input/{id}   stdin or a signal for a running interactive job
 //	POST /executor/v1/cancel/{id}  kill the running job with that id (204)
 //	GET  /executor/v1/capacity     executor.Capacity
 //	GET  /executor/v1/languages    configured languages, image present or not, warm pool
@@ -152,12 +154,14 @@ func (r *Role) Run(ctx context.Context) error {
 }
 
 type runner interface {
-	executor.Executor
+	executor.LiveExecutor
 	Languages(ctx context.Context) []sandbox.LanguageStatus
 }
 
 func newAPI(ex runner, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
+	lr := newLiveRuns(ex, log)
+	mux.HandleFunc("POST /executor/v1/input/{id}", lr.input)
 	mux.HandleFunc("POST /executor/v1/run", func(w http.ResponseWriter, r *http.Request) {
 		var j job.Job
 		if err := httpx.DecodeJSON(w, r, &j, executorhttp.MaxJobBytes); err != nil {
@@ -167,6 +171,10 @@ func newAPI(ex runner, log *slog.Logger) http.Handler {
 		if !job.ValidID(j.ID) || j.Request.Language == "" {
 			httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid job", Code: executorhttp.CodeInvalid,
 				Detail: "a job needs a valid id and a language"})
+			return
+		}
+		if r.Header.Get("Accept") == executorhttp.NDJSON {
+			lr.run(w, r, j)
 			return
 		}
 		res, err := ex.Execute(r.Context(), j)

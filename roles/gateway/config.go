@@ -67,6 +67,8 @@ func DefaultConfig() Config {
 			CallbackTimeout:     10 * time.Second,
 			MaxPendingCallbacks: 1000,
 			Heartbeat:           15 * time.Second,
+			LiveIdleTimeout:     30 * time.Second,
+			LiveMaxSession:      time.Minute,
 			APIKeyCacheTTL:      30 * time.Second,
 		},
 	}
@@ -108,6 +110,10 @@ func (c *Config) RegisterFlags(fs *flagenv.Set) {
 	fs.Duration(&c.CallbackBackoff, "callback-backoff", "EXECBOX_CALLBACK_BACKOFF", d.CallbackBackoff, "first callback retry delay (doubles each time)")
 	fs.Duration(&c.CallbackTimeout, "callback-timeout", "EXECBOX_CALLBACK_TIMEOUT", d.CallbackTimeout, "timeout of one callback attempt")
 	fs.Duration(&c.Heartbeat, "sse-heartbeat", "EXECBOX_SSE_HEARTBEAT", d.Heartbeat, "keep-alive interval of event streams")
+	fs.Duration(&c.LiveIdleTimeout, "live-idle-timeout", "EXECBOX_LIVE_IDLE_TIMEOUT", d.LiveIdleTimeout,
+		"interactive runs end after this long without input and output (time_limit_exceeded)")
+	fs.Duration(&c.LiveMaxSession, "live-max-session", "EXECBOX_LIVE_MAX_SESSION", d.LiveMaxSession,
+		"longest interactive run: its wall time limit (the executor's --max-wall caps it too)")
 }
 
 // RegisterProcessFlags binds what only the gateway's own process has: the
@@ -159,6 +165,8 @@ func (c Config) withDefaults() Config {
 	setDur(&c.CallbackTimeout, d.CallbackTimeout)
 	setInt(&c.MaxPendingCallbacks, d.MaxPendingCallbacks)
 	setDur(&c.Heartbeat, d.Heartbeat)
+	setDur(&c.LiveIdleTimeout, d.LiveIdleTimeout)
+	setDur(&c.LiveMaxSession, d.LiveMaxSession)
 	return c
 }
 
@@ -179,6 +187,7 @@ func (c Config) Validate() error {
 		"--max-processes": c.MaxLimits.Processes, "--max-output-bytes": c.MaxLimits.OutputBytes,
 		"--rate-burst": int64(c.RateBurst), "--max-wait": int64(c.MaxWait),
 		"--api-key-cache-ttl": int64(c.APIKeyCacheTTL),
+		"--live-idle-timeout": int64(c.LiveIdleTimeout), "--live-max-session": int64(c.LiveMaxSession),
 	} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))

@@ -39,6 +39,7 @@ import (
 
 	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/pkg/live"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/redisq"
 	"github.com/execbox/app/pkg/role"
@@ -53,7 +54,10 @@ type Limiter = core.Limiter
 // configuration: HTTP clients of the queue and storage roles, and the
 // catalog from RuntimesFile (or the embedded default).
 type Deps struct {
-	Queue   queue.Queue
+	Queue queue.Queue
+	// Live carries live output and input; nil: the queue's, when it has
+	// them (the queue role's HTTP client does).
+	Live    live.Hub
 	Store   store.Store
 	Catalog *catalog.Catalog
 	// Limiter overrides the rate limiter built from the configuration.
@@ -118,7 +122,11 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 			r.limiter = core.NewMemoryLimiter(cfg.RateLimit, cfg.RateBurst, 10_000, nil)
 		}
 	}
-	svc, err := core.New(cfg.Config, log, core.Deps{Queue: r.queue, Store: r.store, Catalog: r.catalog,
+	hub := deps.Live
+	if h, ok := r.queue.(live.Hub); ok && hub == nil {
+		hub = h
+	}
+	svc, err := core.New(cfg.Config, log, core.Deps{Queue: r.queue, Live: hub, Store: r.store, Catalog: r.catalog,
 		Limiter: r.limiter, Clock: deps.Clock, CallbackOutcome: deps.CallbackOutcome})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/live"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/queuehttp"
 )
@@ -20,9 +21,10 @@ type api struct {
 	log     *slog.Logger
 }
 
-func newAPI(q queue.Queue, maxWait time.Duration, log *slog.Logger) http.Handler {
+func newAPI(q queue.Queue, hub live.Hub, maxWait time.Duration, log *slog.Logger) http.Handler {
 	a := &api{q: q, maxWait: maxWait, log: log}
 	mux := http.NewServeMux()
+	a.mountLive(mux, hub)
 	mux.HandleFunc("POST /queue/v1/jobs", a.enqueue)
 	mux.HandleFunc("GET /queue/v1/jobs/{id}", a.get)
 	mux.HandleFunc("POST /queue/v1/jobs/{id}/cancel", a.cancel)

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/pkg/live"
 	"github.com/execbox/app/pkg/memq"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/redisq"
@@ -32,6 +33,7 @@ type Role struct {
 	rdb     *redis.Client // nil for the in-process queue
 	rq      *redisq.Queue
 	q       queue.Queue // instrumented
+	hub     live.Hub    // the queue's live streams
 	feed    queue.ResultFeed
 	metrics *metrics
 }
@@ -60,7 +62,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 			Prefix: cfg.RedisPrefix, Visibility: cfg.Visibility, MaxDeliveries: cfg.MaxDeliveries,
 			MaxLength: cfg.MaxLength, ResultTTL: cfg.ResultTTL, Log: log,
 		})
-		base, r.feed = r.rq, r.rq
+		base, r.feed, r.hub = r.rq, r.rq, r.rq
 	} else {
 		mq, err := memq.New(context.Background(), memq.Options{
 			Visibility: cfg.Visibility, MaxDeliveries: cfg.MaxDeliveries, MaxLength: cfg.MaxLength,
@@ -69,7 +71,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 		if err != nil {
 			return nil, fmt.Errorf("queue: %w", err)
 		}
-		base, r.feed = mq, mq
+		base, r.feed, r.hub = mq, mq, mq
 	}
 	r.q = &instrumented{Queue: base, m: r.metrics}
 	return r, nil
@@ -77,6 +79,9 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 
 // Queue is the queue itself, instrumented (for app all and tests).
 func (r *Role) Queue() queue.Queue { return r.q }
+
+// Live is the queue's live streams (for app all and tests).
+func (r *Role) Live() live.Hub { return r.hub }
 
 // Feed is the results feed storage consumes.
 func (r *Role) Feed() queue.ResultFeed { return r.feed }
@@ -96,7 +101,7 @@ func (r *Role) Mount(srv *httpx.Server) {
 
 // Handler is the internal API alone, under /queue/v1, behind the token.
 func (r *Role) Handler() http.Handler {
-	return httpx.RequireToken(r.cfg.InternalToken, newAPI(r.q, r.cfg.MaxLeaseWait, r.log))
+	return httpx.RequireToken(r.cfg.InternalToken, newAPI(r.q, r.hub, r.cfg.MaxLeaseWait, r.log))
 }
 
 // Work runs until ctx ends, then releases Redis.

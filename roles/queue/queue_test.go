@@ -13,6 +13,8 @@ import (
 
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/live"
+	"github.com/execbox/app/pkg/live/livetest"
 	pkgqueue "github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/queuehttp"
 	"github.com/execbox/app/pkg/queue/queuetest"
@@ -133,4 +135,22 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+}
+
+func TestLiveContractOverHTTP(t *testing.T) {
+	t.Run("redis", func(t *testing.T) {
+		livetest.Run(t, func(t *testing.T) live.Hub {
+			url, prefix := testenv.Redis(t)
+			cfg := config(queuetest.Options{})
+			cfg.RedisURL, cfg.RedisPrefix = url, prefix
+			_, ts := serve(t, cfg)
+			return queuehttp.NewClient(ts.URL, nil).WithToken("secret")
+		})
+	})
+	t.Run("in process", func(t *testing.T) {
+		livetest.Run(t, func(t *testing.T) live.Hub {
+			_, ts := serve(t, config(queuetest.Options{}))
+			return queuehttp.NewClient(ts.URL, nil).WithToken("secret")
+		})
+	})
 }

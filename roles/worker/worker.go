@@ -22,6 +22,7 @@ import (
 	"github.com/execbox/app/pkg/executor/executorhttp"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/live"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/queuehttp"
 	"github.com/execbox/app/pkg/role"
@@ -32,6 +33,9 @@ import (
 type Deps struct {
 	Queue     queue.Queue
 	Executors []executor.Executor
+	// Live carries the jobs' live output and input (nil: the queue's own
+	// when it has them, as the queue role's HTTP client does).
+	Live live.Hub
 }
 
 // Role is the worker role.
@@ -39,6 +43,7 @@ type Role struct {
 	cfg     Config
 	log     *slog.Logger
 	q       queue.Queue
+	hub     live.Hub
 	pick    *picker
 	metrics *metrics
 	remote  bool // built its own HTTP clients (adds readiness checks)
@@ -58,6 +63,10 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 		}
 		r.q = queuehttp.NewClient(cfg.QueueURL, nil).WithToken(cfg.InternalToken)
 		r.remote = true
+	}
+	r.hub = deps.Live
+	if h, ok := r.q.(live.Hub); ok && r.hub == nil {
+		r.hub = h
 	}
 	exs := deps.Executors
 	if len(exs) == 0 {
@@ -163,7 +172,9 @@ func (r *Role) run(drain context.Context, l *queue.Lease) {
 		defer close(hbDone)
 		r.heartbeat(execCtx, l, hbStop, cancelExec, log)
 	}()
-	res, ex, err := r.execute(execCtx, l.Job, log)
+	lj := r.startLive(execCtx, l.Job, log)
+	res, ex, err := r.execute(execCtx, l.Job, lj.io(), log)
+	lj.finish()
 	close(hbStop)
 	<-hbDone
 	cause := context.Cause(execCtx)
@@ -247,13 +258,13 @@ const maxExecFailures = 3
 
 // execute runs j on the executor with the most free capacity; busy
 // executors are retried after their Retry-After, possibly another one.
-func (r *Role) execute(ctx context.Context, j job.Job, log *slog.Logger) (job.Result, executor.Executor, error) {
+func (r *Role) execute(ctx context.Context, j job.Job, lio live.IO, log *slog.Logger) (job.Result, executor.Executor, error) {
 	bo := backoff.New(200*time.Millisecond, 5*time.Second)
 	failures := 0
 	for {
 		ex, idx := r.pick.pick(ctx)
 		r.pick.started(idx)
-		res, err := ex.Execute(ctx, j)
+		res, err := executeOn(ctx, ex, j, lio)
 		r.pick.finished(idx)
 		if err == nil {
 			return res, ex, nil

@@ -23,6 +23,7 @@ import (
 	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/live"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/store"
 )
@@ -79,6 +80,12 @@ type Config struct {
 
 	// Heartbeat is the interval of keep-alive comments on event streams.
 	Heartbeat time.Duration
+
+	// LiveIdleTimeout ends an interactive session without input and
+	// output for that long; LiveMaxSession is its longest length (its wall
+	// time limit).
+	LiveIdleTimeout time.Duration
+	LiveMaxSession  time.Duration
 }
 
 // Deps are the core's collaborators; Queue, Store and Catalog are required.
@@ -86,6 +93,9 @@ type Deps struct {
 	Queue   queue.Queue
 	Store   store.Store
 	Catalog *catalog.Catalog
+	// Live carries live output and input (nil: no streaming, no
+	// interactive runs).
+	Live live.Hub
 	// Limiter is the rate limiter; nil disables rate limiting.
 	Limiter Limiter
 	// Clock replaces time.Now (tests).
@@ -109,6 +119,7 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 	queue    queue.Queue
+	live     live.Hub
 	store    store.Store
 	catalog  *catalog.Catalog
 	keys     *keyring
@@ -135,6 +146,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Service, error) {
 		cfg:      cfg,
 		log:      log,
 		queue:    deps.Queue,
+		live:     deps.Live,
 		store:    deps.Store,
 		catalog:  deps.Catalog,
 		keys:     keys,

@@ -1,6 +1,7 @@
 package native
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,15 +9,33 @@ import (
 	"time"
 
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/live"
 	"github.com/execbox/app/roles/gateway/core"
 )
 
+// OutputEvent is the data of an SSE "output" event: one chunk of the
+// program's output as it was written.
+type OutputEvent struct {
+	Seq    int64  `json:"seq"`
+	Step   string `json:"step"`
+	Test   int    `json:"test"`
+	Stream string `json:"stream"`
+	Data   string `json:"data"`
+}
+
+// OutputGap is the data of an SSE "output_gap" event: output that was
+// dropped for a slow reader or trimmed from the buffer.
+type OutputGap struct {
+	DroppedBytes int64 `json:"dropped_bytes"`
+}
+
 // handleEvents streams a submission as Server-Sent Events: an event
 // "status" for every state the queue reports (pushed by queue.Watch, not
-// polled), then an event "result" with the final submission, after which
-// the stream ends. Comment lines every Heartbeat keep proxies from closing
-// an idle stream. A submission that already left the queue gets its
-// result at once.
+// polled), an event "output" for every chunk of output while it runs
+// ("output_gap" where output is missing), then an event "result" with the
+// final submission, after which the stream ends. Comment lines every
+// Heartbeat keep proxies from closing an idle stream. A submission that
+// already finished gets its buffered output, if any, and its result at once.
 func (a *API) handleEvents(w http.ResponseWriter, req *http.Request) {
 	ctx := req.Context()
 	c := core.CallerFrom(ctx)
@@ -29,6 +48,7 @@ func (a *API) handleEvents(w http.ResponseWriter, req *http.Request) {
 		a.svc.WriteError(w, req, err, api)
 		return
 	}
+	id = first.ID
 
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -36,21 +56,54 @@ func (a *API) handleEvents(w http.ResponseWriter, req *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	send := func(s job.Submission) bool {
-		event := "status"
-		if s.Status.Final() {
-			event = "result"
-		}
-		b, _ := json.Marshal(toSubmission(s))
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+	event := func(name string, v any) bool {
+		b, _ := json.Marshal(v)
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b); err != nil {
 			return false
 		}
 		return rc.Flush() == nil
 	}
-	if !send(first) || first.Status.Final() {
-		if first.Status.Final() {
+	send := func(s job.Submission) bool {
+		name := "status"
+		if s.Status.Final() {
+			name = "result"
+		}
+		return event(name, toSubmission(s))
+	}
+	sendLive := func(ev live.Event) bool {
+		switch ev.Kind {
+		case live.KindOutput:
+			return event("output", OutputEvent{Seq: ev.Seq, Step: ev.Step, Test: ev.Test, Stream: ev.Stream, Data: ev.Data})
+		case core.KindGap:
+			return event("output_gap", OutputGap{DroppedBytes: ev.Size})
+		}
+		return true
+	}
+	liveCtx, stopLive := context.WithCancel(ctx)
+	defer stopLive()
+	final := make(chan struct{})
+	out := make(chan live.Event, 16)
+	go a.svc.StreamOutput(liveCtx, id, final, out)
+	pending := out // nil once the output ended
+	// finish sends what output is left, then the result.
+	finish := func(s job.Submission) {
+		close(final)
+		if pending != nil {
+			for ev := range pending {
+				if !sendLive(ev) {
+					return
+				}
+			}
+		}
+		if send(s) {
 			a.svc.Finished(c, id)
 		}
+	}
+	if first.Status.Final() {
+		finish(first)
+		return
+	}
+	if !send(first) {
 		return
 	}
 	tick := time.NewTicker(a.svc.Config().Heartbeat)
@@ -69,14 +122,23 @@ func (a *API) handleEvents(w http.ResponseWriter, req *http.Request) {
 				}
 				return
 			}
-			if s.Status == last && !s.Status.Final() {
+			if s.Status.Final() {
+				finish(s)
+				return
+			}
+			if s.Status == last {
 				continue
 			}
 			last = s.Status
-			if !send(s) || s.Status.Final() {
-				if s.Status.Final() {
-					a.svc.Finished(c, id)
-				}
+			if !send(s) {
+				return
+			}
+		case ev, ok := <-pending:
+			if !ok {
+				pending = nil // the end event came; the result follows from the watch
+				continue
+			}
+			if !sendLive(ev) {
 				return
 			}
 		case <-tick.C:

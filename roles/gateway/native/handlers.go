@@ -66,6 +66,8 @@ func (a *API) Routes() []core.Route {
 		{Method: "POST", Path: "/v1/execute", Tag: "native", Summary: "Run code and wait for the result",
 			Request: SubmissionRequest{}, Responses: map[int]any{200: Submission{}, 202: SubmissionCreated{}},
 			Handle: a.handleExecute},
+		{Method: "GET", Path: "/v1/runs/ws", Tag: "native", Summary: "Run a program interactively (WebSocket: stdin, signals and output while it runs; the API key in the Authorization header or the start message)",
+			Responses: map[int]any{101: nil}, Public: true, Handle: a.handleRunWS},
 		{Method: "GET", Path: "/v1/languages", Tag: "native", Summary: "List languages",
 			Responses: map[int]any{200: LanguageList{}}, Handle: a.handleLanguages},
 	}

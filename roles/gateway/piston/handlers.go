@@ -36,6 +36,8 @@ func (a *API) Routes() []core.Route {
 			Request: Request{}, Responses: map[int]any{200: Response{}}, Handle: a.handleExecute},
 		{Method: "GET", Path: "/api/v2/runtimes", Tag: "piston", Summary: "List runtimes (Piston v2)",
 			Responses: map[int]any{200: []Runtime{}}, Handle: a.handleRuntimes},
+		{Method: "GET", Path: "/api/v2/connect", Tag: "piston", Summary: "Run code interactively (Piston v2 WebSocket: init, runtime, stage, data, signal, exit, error)",
+			Responses: map[int]any{101: nil}, Public: true, Handle: a.handleConnect},
 		{Method: "GET", Path: "/api/v2/packages", Tag: "piston", Summary: "List installed packages (Piston v2)",
 			Responses: map[int]any{200: []Package{}}, Handle: a.handlePackages},
 	}
