@@ -85,6 +85,13 @@ type Options struct {
 	// Senders is the number of connections that send script calls, each
 	// pipelining the calls waiting for it (default 4).
 	Senders int
+	// WaitReplicas, when positive, makes every state change wait until that
+	// many replicas acknowledged it (Redis WAIT), at most WaitTimeout, and
+	// fail with ErrNotReplicated otherwise: what a Sentinel failover can
+	// lose is then bounded to changes that were never answered 2xx.
+	WaitReplicas int
+	// WaitTimeout bounds one WAIT (default 1s).
+	WaitTimeout time.Duration
 	// Now is the clock for timestamps (default time.Now).
 	Now func() time.Time
 	Log *slog.Logger
@@ -118,6 +125,9 @@ func (o *Options) defaults() {
 	}
 	if o.Senders <= 0 {
 		o.Senders = 4
+	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -188,7 +198,7 @@ func New(rdb redis.UniversalClient, opts Options) *Queue {
 		q.streams[i] = q.streamP + string(pr)
 	}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
-	q.batch = newBatcher(q.ctx, rdb, opts.Senders)
+	q.batch = newBatcher(q.ctx, rdb, opts.Senders, waitReplicas{n: opts.WaitReplicas, timeout: opts.WaitTimeout})
 	return q
 }
 

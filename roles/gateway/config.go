@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/flagenv"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/queue/queuehttp"
+	"github.com/execbox/app/pkg/redisq"
 	"github.com/execbox/app/pkg/store/storehttp"
 	"github.com/execbox/app/roles/gateway/core"
 )
@@ -194,7 +193,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.RateLimitRedisURL != "" {
-		if _, err := redis.ParseURL(c.RateLimitRedisURL); err != nil {
+		if err := redisq.CheckURL(c.RateLimitRedisURL); err != nil {
 			errs = append(errs, fmt.Errorf("--rate-limit-redis-url: %w", err))
 		}
 	}

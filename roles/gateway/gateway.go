@@ -35,8 +35,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/execbox/app/pkg/catalog"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/live"
@@ -114,8 +112,10 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 	}
 	if r.limiter == nil && cfg.RateLimit > 0 {
 		if cfg.RateLimitRedisURL != "" {
-			opt, _ := redis.ParseURL(cfg.RateLimitRedisURL)
-			rdb := redis.NewClient(redisq.Lean(opt))
+			rdb, err := redisq.NewClient(cfg.RateLimitRedisURL, redisq.ClientSettings{})
+			if err != nil {
+				return nil, fmt.Errorf("gateway: --rate-limit-redis-url: %w", err)
+			}
 			r.limiter = core.NewRedisLimiter(rdb, "execbox:ratelimit:", cfg.RateLimit, cfg.RateBurst)
 			r.probes["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
 		} else {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/execbox/app/pkg/flagenv"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/queue"
@@ -45,6 +43,11 @@ type Config struct {
 	ResultTTL time.Duration
 	// MaxLeaseWait caps a long-poll lease request.
 	MaxLeaseWait time.Duration
+	// WaitReplicas, when positive, answers a state change only after that
+	// many Redis replicas acknowledged it (WAIT), within WaitTimeout.
+	WaitReplicas int
+	// WaitTimeout bounds one WAIT.
+	WaitTimeout time.Duration
 }
 
 // DefaultPort is the queue role's listen port.
@@ -62,6 +65,7 @@ func DefaultConfig() Config {
 		MaxLength:     s.MaxLength,
 		ResultTTL:     s.ResultTTL,
 		MaxLeaseWait:  30 * time.Second,
+		WaitTimeout:   time.Second,
 	}
 }
 
@@ -75,6 +79,8 @@ func (c *Config) RegisterFlags(fs *flagenv.Set) {
 	fs.Int64(&c.MaxLength, "max-length", "EXECBOX_QUEUE_MAX_LENGTH", d.MaxLength, "most queued jobs; beyond it submissions get 503 with Retry-After (0: unlimited)")
 	fs.Duration(&c.ResultTTL, "result-ttl", "EXECBOX_QUEUE_RESULT_TTL", d.ResultTTL, "how long finished submissions stay in the queue (storage keeps them for good)")
 	fs.Duration(&c.MaxLeaseWait, "max-lease-wait", "EXECBOX_QUEUE_MAX_LEASE_WAIT", d.MaxLeaseWait, "longest long-poll lease request")
+	fs.Int(&c.WaitReplicas, "redis-wait-replicas", "EXECBOX_REDIS_WAIT_REPLICAS", d.WaitReplicas, "answer a queue change only once this many Redis replicas have it (WAIT; bounds what a failover loses; 0: off)")
+	fs.Duration(&c.WaitTimeout, "redis-wait-timeout", "EXECBOX_REDIS_WAIT_TIMEOUT", d.WaitTimeout, "longest WAIT for --redis-wait-replicas; past it the change fails and the caller retries")
 }
 
 // RegisterProcessFlags binds what only the queue's own process has.
@@ -87,11 +93,11 @@ func (c *Config) RegisterProcessFlags(fs *flagenv.Set) {
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	if c.RedisURL != "" {
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+		if err := redisq.CheckURL(c.RedisURL); err != nil {
 			return fmt.Errorf("queue: --redis-url: %w", err)
 		}
 	}
-	if c.Visibility < 0 || c.MaxDeliveries < 0 || c.MaxLength < 0 || c.ResultTTL < 0 || c.MaxLeaseWait < 0 {
+	if c.Visibility < 0 || c.MaxDeliveries < 0 || c.MaxLength < 0 || c.ResultTTL < 0 || c.MaxLeaseWait < 0 || c.WaitReplicas < 0 || c.WaitTimeout < 0 {
 		return errors.New("queue: durations and limits must not be negative")
 	}
 	if c.Visibility > 0 && c.Visibility < 300*time.Millisecond {

@@ -50,17 +50,17 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 	r := &Role{cfg: cfg, log: log, metrics: newMetrics()}
 	var base queue.Queue
 	if cfg.RedisURL != "" {
-		opt, _ := redis.ParseURL(cfg.RedisURL)
-		if cfg.RedisPoolSize > 0 {
-			opt.PoolSize = cfg.RedisPoolSize
-		}
 		// No automatic retries: a script whose reply was lost must not run
 		// twice (a second lease would strand a job). Callers retry.
-		opt.MaxRetries = -1
-		r.rdb = redis.NewClient(redisq.Lean(opt))
+		rdb, err := redisq.NewClient(cfg.RedisURL, redisq.ClientSettings{PoolSize: cfg.RedisPoolSize, NoRetries: true})
+		if err != nil {
+			return nil, fmt.Errorf("queue: --redis-url: %w", err)
+		}
+		r.rdb = rdb
 		r.rq = redisq.New(r.rdb, redisq.Options{
 			Prefix: cfg.RedisPrefix, Visibility: cfg.Visibility, MaxDeliveries: cfg.MaxDeliveries,
 			MaxLength: cfg.MaxLength, ResultTTL: cfg.ResultTTL, Log: log,
+			WaitReplicas: cfg.WaitReplicas, WaitTimeout: cfg.WaitTimeout,
 		})
 		base, r.feed, r.hub = r.rq, r.rq, r.rq
 	} else {

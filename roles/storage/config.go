@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/execbox/app/pkg/flagenv"
 	"github.com/execbox/app/pkg/httpx"
@@ -143,7 +142,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.RedisURL != "" {
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+		if err := redisq.CheckURL(c.RedisURL); err != nil {
 			errs = append(errs, fmt.Errorf("--redis-url: %w", err))
 		}
 	}

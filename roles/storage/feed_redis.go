@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/redisq"
 )
@@ -14,12 +12,11 @@ import (
 // consumer group of pkg/redisq). Connecting is lazy: reads fail, and are
 // retried, while Redis is down.
 func newRedisFeed(cfg Config, log *slog.Logger) (queue.ResultFeed, func(), error) {
-	opt, err := redis.ParseURL(cfg.RedisURL)
+	// One blocked XREADGROUP, acks, pings.
+	rdb, err := redisq.NewClient(cfg.RedisURL, redisq.ClientSettings{PoolSize: 4})
 	if err != nil {
 		return nil, nil, fmt.Errorf("storage: --redis-url: %w", err)
 	}
-	opt.PoolSize = 4 // one blocked XREADGROUP, acks, pings
-	rdb := redis.NewClient(redisq.Lean(opt))
 	q := redisq.New(rdb, redisq.Options{Prefix: cfg.RedisPrefix, Log: log})
 	closeFeed := func() {
 		_ = q.Close() // returns at once (storage never starts the listener)
