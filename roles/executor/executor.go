@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/docker/docker/client"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/execbox/app/pkg/flagenv"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/registry"
 	"github.com/execbox/app/pkg/role"
 	"github.com/execbox/app/pkg/sandbox"
 )
@@ -51,6 +53,14 @@ type Config struct {
 	// Sandbox configures the Docker sandbox driver (slots, warm pool,
 	// runtime, sizes, limits); its Catalog is set from the fields above.
 	Sandbox sandbox.Config
+	// Registry, when its URL is set, is where the executor announces
+	// itself (AnnounceURL, capacity, languages, health) every AnnounceTTL/3.
+	Registry registry.Config
+	// AnnounceURL is the URL workers reach this executor's internal API at.
+	AnnounceURL string
+	// AnnounceTTL is how long one announcement lives: an executor that dies
+	// drops out of the workers' choice after at most that long.
+	AnnounceTTL time.Duration
 }
 
 // DefaultPort is the executor role's listen port.
@@ -58,7 +68,7 @@ const DefaultPort = executorhttp.DefaultPort
 
 // DefaultConfig returns the defaults the flags show.
 func DefaultConfig() Config {
-	return Config{Sandbox: sandbox.DefaultConfig()}
+	return Config{Sandbox: sandbox.DefaultConfig(), AnnounceTTL: registry.DefaultTTL}
 }
 
 // RegisterFlags binds the executor's tunables (app all binds them too).
@@ -74,17 +84,36 @@ func (c *Config) RegisterProcessFlags(fs *flagenv.Set) {
 	d := DefaultConfig()
 	fs.Secret(&c.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", d.InternalToken, "bearer token guarding /executor/v1 (required unless it listens on loopback)")
 	fs.Bool(&c.InsecureNoToken, "insecure-no-token", "EXECBOX_INSECURE_NO_TOKEN", d.InsecureNoToken, "serve /executor/v1 without a token on a non-loopback address (anyone who reaches it can forge results and run code)")
+	c.Registry.RegisterFlags(fs, "when set, the executor announces itself there and workers find it (needs --announce-url)")
+	fs.String(&c.AnnounceURL, "announce-url", "EXECBOX_ANNOUNCE_URL", d.AnnounceURL, "URL workers reach this executor at, announced in the registry (e.g. http://10.0.0.5:8088)")
+	fs.Duration(&c.AnnounceTTL, "announce-ttl", "EXECBOX_ANNOUNCE_TTL", d.AnnounceTTL, "lifetime of one announcement (renewed every third of it): a dead executor drops out after it")
 }
 
 // Validate checks the configuration.
-func (c Config) Validate() error { return c.Sandbox.Validate() }
+func (c Config) Validate() error {
+	if err := c.Registry.Validate(); err != nil {
+		return err
+	}
+	if c.Registry.URL != "" {
+		e := registry.Entry{Name: "x", URL: c.AnnounceURL}
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("--announce-url %q: the URL workers reach this executor at (http:// or https://) is required with --registry-url", c.AnnounceURL)
+		}
+	}
+	if c.AnnounceTTL < 0 {
+		return errors.New("--announce-ttl must not be negative")
+	}
+	return c.Sandbox.Validate()
+}
 
 // Role is the executor role.
 type Role struct {
-	cfg    Config
-	log    *slog.Logger
-	docker *client.Client
-	driver *sandbox.Driver
+	cfg      Config
+	log      *slog.Logger
+	docker   *client.Client
+	driver   *sandbox.Driver
+	reg      *registry.Registry // nil: not announced
+	closeReg func()
 }
 
 // New builds the role; it does not contact Docker yet.
@@ -115,7 +144,14 @@ func New(cfg Config, log *slog.Logger) (*Role, error) {
 		dc.Close()
 		return nil, fmt.Errorf("executor: %w", err)
 	}
-	return &Role{cfg: cfg, log: log, docker: dc, driver: d}, nil
+	r := &Role{cfg: cfg, log: log, docker: dc, driver: d}
+	if cfg.Registry.URL != "" {
+		if r.reg, r.closeReg, err = cfg.Registry.Open(); err != nil {
+			dc.Close()
+			return nil, fmt.Errorf("executor: %w", err)
+		}
+	}
+	return r, nil
 }
 
 // Executor is the in-process Docker driver (for app all and the worker).
@@ -144,7 +180,37 @@ func (r *Role) Handler() http.Handler {
 // removes every sandbox this instance owns.
 func (r *Role) Work(ctx context.Context) error {
 	defer r.docker.Close()
-	return r.driver.Run(ctx)
+	if r.reg == nil {
+		return r.driver.Run(ctx)
+	}
+	defer r.closeReg()
+	// Announced from the start (unhealthy until the driver is ready), and
+	// withdrawn as soon as shutdown begins, while in-flight jobs finish.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.reg.Run(ctx, r.cfg.AnnounceTTL, r.snapshot, r.log)
+	}()
+	err := r.driver.Run(ctx)
+	<-done
+	return err
+}
+
+// snapshot is this executor's registry entry now.
+func (r *Role) snapshot(ctx context.Context) registry.Entry {
+	e := registry.Entry{Name: r.driver.Instance(), URL: r.cfg.AnnounceURL, Healthy: true}
+	if c, err := r.driver.Capacity(ctx); err == nil {
+		e.Slots, e.Busy = c.Slots, c.Busy
+	}
+	if err := r.driver.Ready(ctx); err != nil {
+		e.Healthy, e.Error = false, err.Error()
+	}
+	for _, l := range r.driver.Languages(ctx) {
+		if l.Present {
+			e.Languages = append(e.Languages, l.ID)
+		}
+	}
+	return e
 }
 
 // Run serves the internal API and runs the background loops until ctx ends.

@@ -10,6 +10,7 @@ import (
 	"github.com/execbox/app/pkg/flagenv"
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/queue/queuehttp"
+	"github.com/execbox/app/pkg/registry"
 )
 
 // Config configures the worker role.
@@ -19,6 +20,9 @@ type Config struct {
 	HTTP         httpx.Limits
 	QueueURL     string
 	ExecutorURLs []string
+	// Registry, when its URL is set, is where the worker finds the
+	// executors that announce themselves (besides ExecutorURLs).
+	Registry registry.Config
 	// InternalToken is sent to the queue and executor roles.
 	InternalToken string
 	// Name identifies this worker in the queue (default host-pid).
@@ -69,6 +73,7 @@ func (c *Config) RegisterProcessFlags(fs *flagenv.Set) {
 	d := DefaultConfig()
 	queuehttp.RegisterURLFlag(fs, &c.QueueURL)
 	executorhttp.RegisterURLsFlag(fs, &c.ExecutorURLs)
+	c.Registry.RegisterFlags(fs, "when set, the worker also uses every executor announced there")
 	fs.Secret(&c.InternalToken, "internal-token", "EXECBOX_INTERNAL_TOKEN", d.InternalToken, "bearer token for the queue and executor APIs")
 }
 
@@ -77,6 +82,9 @@ func (c *Config) RegisterProcessFlags(fs *flagenv.Set) {
 func (c Config) Validate() error {
 	if c.Concurrency < 0 || c.LeaseWait < 0 || c.Heartbeat < 0 || c.Grace < 0 || c.CapacityTTL < 0 {
 		return errors.New("worker: counts and durations must not be negative")
+	}
+	if err := c.Registry.Validate(); err != nil {
+		return fmt.Errorf("worker: %w", err)
 	}
 	return nil
 }

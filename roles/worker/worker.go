@@ -25,6 +25,7 @@ import (
 	"github.com/execbox/app/pkg/live"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/queuehttp"
+	"github.com/execbox/app/pkg/registry"
 	"github.com/execbox/app/pkg/role"
 )
 
@@ -48,6 +49,9 @@ type Role struct {
 	metrics *metrics
 	remote  bool // built its own HTTP clients (adds readiness checks)
 	hc      *http.Client
+	// reg is the executor registry (nil: static executors only).
+	reg      *registry.Registry
+	closeReg func()
 }
 
 // New builds the role.
@@ -69,16 +73,29 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Role, error) {
 		r.hub = h
 	}
 	exs := deps.Executors
+	dial := func(u string) executor.Executor {
+		return executorhttp.NewClient(u, nil).WithToken(cfg.InternalToken)
+	}
+	var urls []string
 	if len(exs) == 0 {
-		if len(cfg.ExecutorURLs) == 0 {
-			return nil, errors.New("worker: EXECBOX_EXECUTOR_URLS (--executor-urls) is required")
+		if len(cfg.ExecutorURLs) == 0 && cfg.Registry.URL == "" {
+			return nil, errors.New("worker: EXECBOX_EXECUTOR_URLS (--executor-urls) or EXECBOX_REGISTRY_URL (--registry-url) is required")
 		}
 		for _, u := range cfg.ExecutorURLs {
-			exs = append(exs, executorhttp.NewClient(u, nil).WithToken(cfg.InternalToken))
+			exs = append(exs, dial(u))
 		}
+		urls = cfg.ExecutorURLs
 		r.remote = true
 	}
-	r.pick = newPicker(exs, cfg.CapacityTTL, time.Now)
+	pc := pickerConfig{ttl: cfg.CapacityTTL, log: log, dial: dial}
+	if cfg.Registry.URL != "" {
+		reg, closeReg, err := cfg.Registry.Open()
+		if err != nil {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+		r.reg, r.closeReg, pc.list = reg, closeReg, reg.List
+	}
+	r.pick = newPicker(exs, urls, pc)
 	return r, nil
 }
 
@@ -92,6 +109,12 @@ func (r *Role) Register(srv *httpx.Server) {
 			srv.AddCheck("executor "+u, httpx.HealthCheck(r.hc, u))
 		}
 	}
+	if r.reg != nil {
+		srv.AddCheck("executor registry", func(ctx context.Context) error {
+			_, err := r.reg.List(ctx)
+			return err
+		})
+	}
 	r.metrics.register(srv.Registry())
 }
 
@@ -104,6 +127,9 @@ var errShutdown = errors.New("worker shutting down")
 // Work runs the lease loops until ctx ends, then drains: in-flight jobs get
 // cfg.Grace to finish, the rest are released back to the queue.
 func (r *Role) Work(ctx context.Context) error {
+	if r.closeReg != nil {
+		defer r.closeReg()
+	}
 	drain, stop := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stop(nil)
 	var wg sync.WaitGroup
@@ -262,7 +288,7 @@ func (r *Role) execute(ctx context.Context, j job.Job, lio live.IO, log *slog.Lo
 	bo := backoff.New(200*time.Millisecond, 5*time.Second)
 	failures := 0
 	for {
-		ex, idx := r.pick.pick(ctx)
+		ex, idx := r.pick.pickFor(ctx, j.Request.Language)
 		r.pick.started(idx)
 		res, err := executeOn(ctx, ex, j, lio)
 		r.pick.finished(idx)
