@@ -14,11 +14,13 @@ import (
 )
 
 // processFlags are the flags of a split role's own process: its listen
-// address, the other roles' URLs and the internal token. app all has one
+// address, the other roles' URLs, the executor registry (how split executors
+// and workers find each other) and the internal token. app all has one
 // listen address of its own and none of the others.
 var processFlags = map[string]bool{
 	"host": true, "port": true, "http-body-timeout": true, "http-idle-timeout": true, "http-max-connections": true, "internal-token": true, "insecure-no-token": true,
 	"queue-url": true, "storage-url": true, "executor-urls": true,
+	"registry-url": true, "registry-prefix": true, "announce-url": true, "announce-ttl": true,
 }
 
 // serveFlags are the process flags every serving command has, app all too.
