@@ -24,4 +24,10 @@ echo "== go vet ${pkgs[*]}" >&2
 go vet "${pkgs[@]}"
 echo "== go test ${pkgs[*]}" >&2
 go test -count=1 -timeout 25m "$@" "${pkgs[@]}"
+if [[ -z ${PKGS:-} ]]; then
+	# The Helm chart's render test is its own module (Helm and the
+	# Kubernetes API types stay out of the binary's module graph).
+	echo "== deploy/helm/test: go vet, go test" >&2
+	(cd deploy/helm/test && go vet ./... && go test -count=1 "$@" ./...)
+fi
 echo "scripts/test.sh: done in $((SECONDS - t0)) s" >&2
