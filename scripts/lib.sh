@@ -93,6 +93,11 @@ ensure_packages() {
 	command -v flock >/dev/null || missing+=(util-linux)
 	command -v sha256sum >/dev/null || missing+=(coreutils)
 	command -v curl >/dev/null || missing+=(curl) # the README examples test runs curl
+	# The compose test brings compose.yaml up for real. Debian 12 packages
+	# Compose 1.29 (Python); Compose v2 is not packaged, and building it from
+	# the Go module would pull Docker's build stack into a test dependency.
+	command -v docker-compose >/dev/null || missing+=(docker-compose)
+	command -v nsenter >/dev/null || missing+=(util-linux)
 	command -v node >/dev/null || missing+=(nodejs) # the Piston client test runs the npm piston-client
 	command -v npm >/dev/null || missing+=(npm)
 	# The browser test drives the /docs playground in Debian's chromium,

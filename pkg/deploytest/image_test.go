@@ -146,38 +146,10 @@ func docker(t *testing.T, args ...string) string {
 func TestImage(t *testing.T) {
 	t.Parallel()
 	testenv.Docker(t) // fails with the setup hint when Docker is down
-	root := testenv.RepoRoot(t)
-	src, err := os.ReadFile(filepath.Join(root, "Containerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stages := parseContainerfile(string(src))
-	if len(stages) < 2 {
-		t.Fatalf("Containerfile has %d stages, want a build stage and a final one", len(stages))
-	}
-	dockerfile, entrypoint := finalStageDockerfile(t, stages[len(stages)-1], "app.bin")
-
-	bin := testenv.BuildBinary(t)
-	ctxDir := t.TempDir()
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(ctxDir, "app.bin"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tag := "execbox-deploytest/app:" + hex.EncodeToString(rnd[:])
-	t.Cleanup(func() {
-		if out, err := exec.Command("docker", "rmi", "-f", tag).CombinedOutput(); err != nil {
-			t.Errorf("docker rmi %s: %v\n%s", tag, err, out)
-		}
-	})
-	docker(t, "build", "-q", "-t", tag, ctxDir)
+	entrypoint := buildAppImage(t, tag)
 
 	// Config: non-root user, exec-form entry point, a health check that uses
 	// the binary (there is no shell for CMD-SHELL).
@@ -251,4 +223,41 @@ func TestImage(t *testing.T) {
 		t.Errorf("`%s version` printed %q, want a line naming execbox and its version", entrypoint, v)
 	}
 	t.Logf("version: %s", v)
+}
+
+// buildAppImage builds the Containerfile's final stage around a locally
+// built binary as tag (removed when the test ends) and returns the image's
+// entry point.
+func buildAppImage(t *testing.T, tag string) string {
+	t.Helper()
+	root := testenv.RepoRoot(t)
+	src, err := os.ReadFile(filepath.Join(root, "Containerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := parseContainerfile(string(src))
+	if len(stages) < 2 {
+		t.Fatalf("Containerfile has %d stages, want a build stage and a final one", len(stages))
+	}
+	dockerfile, entrypoint := finalStageDockerfile(t, stages[len(stages)-1], "app.bin")
+
+	bin := testenv.BuildBinary(t)
+	ctxDir := t.TempDir()
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "app.bin"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("docker", "rmi", "-f", tag).CombinedOutput(); err != nil {
+			t.Errorf("docker rmi %s: %v\n%s", tag, err, out)
+		}
+	})
+	docker(t, "build", "-q", "-t", tag, ctxDir)
+	return entrypoint
 }
