@@ -4,7 +4,13 @@
 // executor, durable Redis, released image tags) and the Containerfile (a
 // static binary on an empty image, non-root, no shell). It has tests only.
 //
-// The image test needs Docker Engine (scripts/test.sh starts it) but no
-// registry: it builds the Containerfile's final stage FROM scratch around a
-// locally built binary.
+// Beyond reading the files it runs them: TestComposeUp brings compose.yaml up
+// with Debian's docker-compose (the final-stage image, Redis and PostgreSQL
+// stand-ins built from Debian packages, every health check, the README's
+// first example, memory within limits, down with nothing left), and
+// TestMultiHostRehearsal runs a many-host deployment on loopback (executors
+// found through the registry, one added and one killed mid-load).
+//
+// The tests need Docker Engine, Redis and PostgreSQL (scripts/test.sh starts
+// them) but no registry: images are built locally.
 package deploytest
