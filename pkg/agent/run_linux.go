@@ -33,6 +33,7 @@ type runner struct {
 	uid int
 	env []string
 	cg  cgroupCPU // nil without a readable cgroup (gVisor)
+	shm cgroupShmem
 	// self is this executable, the trampoline that sets the process limit
 	// in the child (Spec.LimitInChild); empty otherwise.
 	self string
@@ -79,7 +80,7 @@ func run(ctx context.Context, spec Spec, em *emitter, con *console) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
-	r := &runner{uid: spec.UID, env: programEnv(os.Environ(), spec.Env), cg: newCgroupCPU(), maxStack: spec.MaxStackBytes, cpus: spec.CPUs, live: em, con: con}
+	r := &runner{uid: spec.UID, env: programEnv(os.Environ(), spec.Env), cg: newCgroupCPU(), shm: newCgroupShmem(), maxStack: spec.MaxStackBytes, cpus: spec.CPUs, live: em, con: con}
 	if spec.LimitInChild {
 		if r.self, err = os.Executable(); err != nil {
 			return Result{}, fmt.Errorf("find own executable: %w", err)
@@ -585,7 +586,8 @@ poll:
 			if lowered {
 				st.kill("oom_score")
 			}
-			if rss := rssPages * pageKB; rss > st.peakPolled.Load() {
+			// Shared memory no process maps (memfds) is the program's too.
+			if rss := rssPages*pageKB + unseenShmem(r.shm, WorkDir, TmpDir); rss > st.peakPolled.Load() {
 				st.peakPolled.Store(rss)
 			}
 			perProc := r.possible(time.Duration(reaped)*time.Microsecond+time.Duration(liveTicks)*clockTick, time.Since(start))
