@@ -27,7 +27,7 @@ here under the same name.`,
 		Args: cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())
-	l.bind(fs, all.DefaultPort)
+	l.bind(fs, localHost, all.DefaultPort)
 	cfg.RegisterFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		return g.serve(cmd, fs, "all", func(log *slog.Logger) (lifecycle.Service, error) {

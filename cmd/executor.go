@@ -26,7 +26,7 @@ The internal API lives under /executor/v1 (run, cancel/{id}, capacity, languages
 		Args: cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())
-	l.bind(fs, executor.DefaultPort)
+	l.bind(fs, roleHost, executor.DefaultPort)
 	cfg.RegisterFlags(fs)
 	cfg.RegisterProcessFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {

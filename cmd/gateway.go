@@ -23,7 +23,7 @@ compatible), API keys, rate limits, callbacks, /openapi.json and /docs.`,
 		Args: cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())
-	l.bind(fs, gateway.DefaultPort)
+	l.bind(fs, roleHost, gateway.DefaultPort)
 	cfg.RegisterFlags(fs)
 	cfg.RegisterProcessFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {

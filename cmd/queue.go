@@ -33,7 +33,7 @@ Redis with maxmemory-policy noeviction.`,
 		Args: cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())
-	l.bind(fs, queue.DefaultPort)
+	l.bind(fs, roleHost, queue.DefaultPort)
 	cfg.RegisterFlags(fs)
 	cfg.RegisterProcessFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {

@@ -29,7 +29,7 @@ Schema migrations are applied at start under a PostgreSQL advisory lock;
 		Args: cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())
-	l.bind(fs, storage.DefaultPort)
+	l.bind(fs, roleHost, storage.DefaultPort)
 	cfg.RegisterFlags(fs)
 	cfg.RegisterProcessFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {

@@ -25,7 +25,7 @@ in-flight jobs finish within --grace, and hands the rest back to the queue.`,
 		Args: cobra.NoArgs,
 	}
 	fs := flagenv.New(c.Flags())
-	l.bind(fs, worker.DefaultPort)
+	l.bind(fs, roleHost, worker.DefaultPort)
 	cfg.RegisterFlags(fs)
 	cfg.RegisterProcessFlags(fs)
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
