@@ -185,3 +185,24 @@ func exprString(e ast.Expr) string {
 	}
 	return "?"
 }
+
+// TestListenHosts checks who listens where by default: app all (open until
+// the first key exists) on loopback only, the split roles (containers) on
+// every interface.
+func TestListenHosts(t *testing.T) {
+	t.Parallel()
+	root := NewRootCmd(&bytes.Buffer{}, &bytes.Buffer{})
+	for _, tc := range []struct{ cmd, want string }{
+		{"all", "127.0.0.1"},
+		{"gateway", "0.0.0.0"}, {"queue", "0.0.0.0"}, {"worker", "0.0.0.0"},
+		{"executor", "0.0.0.0"}, {"storage", "0.0.0.0"},
+	} {
+		c, _, err := root.Find([]string{tc.cmd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.LocalFlags().Lookup("host").DefValue; got != tc.want {
+			t.Errorf("app %s --host defaults to %q, want %q", tc.cmd, got, tc.want)
+		}
+	}
+}
