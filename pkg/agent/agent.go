@@ -92,6 +92,9 @@ type Spec struct {
 	// "idle") after that long without input or output.
 	Interactive   bool  `json:"interactive,omitempty"`
 	IdleTimeoutMs int64 `json:"idle_timeout_ms,omitempty"`
+	// MergeStderr gives every step one pipe for stdout and stderr
+	// (job.Request.MergeStderr): the order is the program's own.
+	MergeStderr bool `json:"merge_stderr,omitempty"`
 }
 
 // Command is one step's argv and limits (all limits set).

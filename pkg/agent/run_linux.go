@@ -47,6 +47,8 @@ type runner struct {
 	con  *console
 	// cur names the step running now, for its live events.
 	cur stepID
+	// merge: stderr on the stdout pipe (Spec.MergeStderr).
+	merge bool
 }
 
 // possible bounds CPU time measured per process over elapsed by what the
@@ -80,7 +82,7 @@ func run(ctx context.Context, spec Spec, em *emitter, con *console) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
-	r := &runner{uid: spec.UID, env: programEnv(os.Environ(), spec.Env), cg: newCgroupCPU(), shm: newCgroupShmem(), maxStack: spec.MaxStackBytes, cpus: spec.CPUs, live: em, con: con}
+	r := &runner{uid: spec.UID, env: programEnv(os.Environ(), spec.Env), cg: newCgroupCPU(), shm: newCgroupShmem(), maxStack: spec.MaxStackBytes, cpus: spec.CPUs, live: em, con: con, merge: spec.MergeStderr}
 	if spec.LimitInChild {
 		if r.self, err = os.Executable(); err != nil {
 			return Result{}, fmt.Errorf("find own executable: %w", err)
@@ -472,11 +474,15 @@ func (r *runner) step(ctx context.Context, argv []string, stdin []byte, lim job.
 			}
 		}
 	}
+	files := []uintptr{inR.Fd(), outW.Fd(), errW.Fd()}
+	if r.merge {
+		files[2] = outW.Fd() // stderr's pipe stays unused and ends at once
+	}
 	start := time.Now()
 	pid, err := forkExecFirstToDie(execPath, execArgv, &syscall.ProcAttr{
 		Dir:   WorkDir,
 		Env:   r.env,
-		Files: []uintptr{inR.Fd(), outW.Fd(), errW.Fd()},
+		Files: files,
 		Sys: &syscall.SysProcAttr{
 			Setsid:     true,
 			Credential: &syscall.Credential{Uid: uint32(r.uid), Gid: uint32(r.uid), Groups: []uint32{}},

@@ -75,10 +75,14 @@ type Request struct {
 	Limits      Limits     `json:"limits"`
 	// CompileLimits override the language's compile-step limits (each
 	// field that is set); the run step's limits never apply to compiling.
-	CompileLimits Limits            `json:"compile_limits,omitzero"`
-	CallbackURL   string            `json:"callback_url,omitempty"`
-	Priority      Priority          `json:"priority,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
+	CompileLimits Limits `json:"compile_limits,omitzero"`
+	CallbackURL   string `json:"callback_url,omitempty"`
+	// MergeStderr gives the program one pipe for stdout and stderr: Stdout
+	// holds both in exactly the order written, Stderr is empty (Judge0's
+	// redirect_stderr_to_stdout; a shell's 2>&1).
+	MergeStderr bool              `json:"merge_stderr,omitempty"`
+	Priority    Priority          `json:"priority,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
 	// Set by the gateway, never by the client.
 	APIKeyID       string `json:"api_key_id,omitempty"`
 	IdempotencyKey string `json:"idempotency_key,omitempty"`

@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -347,4 +348,39 @@ func capSet(caps []string) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ",")
+}
+
+// TestMergeStderr: with MergeStderr the program's stdout and stderr are one
+// pipe, so their interleaving is exactly the program's own; without it they
+// stay apart.
+func TestMergeStderr(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	prog := "for i in 1 2 3 4 5 6 7 8; do echo out$i; echo err$i >&2; done"
+	var want strings.Builder
+	for i := 1; i <= 8; i++ {
+		fmt.Fprintf(&want, "out%d\nerr%d\n", i, i)
+	}
+	for _, tc := range []struct {
+		name             string
+		merge            bool
+		wantOut, wantErr string
+	}{
+		{"merged", true, want.String(), ""},
+		{"apart", false, "out1\nout2\nout3\nout4\nout5\nout6\nout7\nout8\n", "err1\nerr2\nerr3\nerr4\nerr5\nerr6\nerr7\nerr8\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := b.run(t, job.Request{Language: "bash", Files: src("main.sh", prog), MergeStderr: tc.merge})
+			if res.Status != job.StatusAccepted || res.Run == nil {
+				t.Fatalf("result: %s", dump(res))
+			}
+			if res.Run.Stdout.Text != tc.wantOut {
+				t.Errorf("stdout %q, want %q", res.Run.Stdout.Text, tc.wantOut)
+			}
+			if res.Run.Stderr.Text != tc.wantErr {
+				t.Errorf("stderr %q, want %q", res.Run.Stderr.Text, tc.wantErr)
+			}
+		})
+	}
 }

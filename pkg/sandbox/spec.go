@@ -39,6 +39,7 @@ func (d *Driver) buildSpec(lang catalog.Language, req job.Request) (agent.Spec, 
 		spec.MaxStackBytes = gvisorMaxStack
 		spec.CPUs = d.cfg.CPUs
 	}
+	spec.MergeStderr = req.MergeStderr
 	if req.Interactive != nil {
 		spec.Interactive = true
 		spec.IdleTimeoutMs = req.Interactive.IdleTimeoutMs

@@ -62,6 +62,8 @@ type Input struct {
 	IdempotencyKey string
 	// Compat is kept with the request for the API that made it.
 	Compat job.Compat
+	// MergeStderr: stderr on the stdout pipe (job.Request.MergeStderr).
+	MergeStderr bool
 	// KeepNames: the first file is the entry point under the name it was
 	// sent with (Piston's rule), instead of being renamed to the language's
 	// source file name. The executor still renames it when the language's
@@ -85,6 +87,7 @@ func (s *Service) Validate(ctx context.Context, c Caller, in Input) (job.Request
 		Metadata:    in.Metadata,
 		APIKeyID:    c.keyID,
 		Compat:      in.Compat,
+		MergeStderr: in.MergeStderr,
 	}
 	idemKey := in.IdempotencyKey
 

@@ -210,6 +210,7 @@ func (a *API) toInput(in Request, b64 bool) (core.Input, []httpx.FieldError) {
 	}
 	if in.RedirectStderrToStdout != nil && *in.RedirectStderrToStdout {
 		out.Compat.RedirectStderr = true
+		out.MergeStderr = true // one pipe: the order is the program's own
 	}
 	if in.AdditionalFiles != nil && *in.AdditionalFiles != "" {
 		a.addFiles(&out, *in.AdditionalFiles, &errs)

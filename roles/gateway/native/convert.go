@@ -24,6 +24,7 @@ func toInput(in SubmissionRequest, idemKey string) core.Input {
 		Limits:         in.Limits,
 		CompileLimits:  in.CompileLimits,
 		CallbackURL:    in.CallbackURL,
+		MergeStderr:    in.MergeStderr,
 		Priority:       in.Priority,
 		Metadata:       in.Metadata,
 		IdempotencyKey: idemKey,

@@ -35,6 +35,7 @@ type SubmissionRequest struct {
 	ExpectedOutput *string           `json:"expected_output,omitempty" doc:"Shortcut for one test case with stdin and this expected output."`
 	Limits         *job.Limits       `json:"limits,omitempty" doc:"Run limits; each at most the server's maximum."`
 	CompileLimits  *job.Limits       `json:"compile_limits,omitempty" doc:"Compile-step limits (compiled languages); each at most the server's maximum."`
+	MergeStderr    bool              `json:"merge_stderr,omitempty" doc:"One pipe for stdout and stderr, as a shell's 2>&1: stdout holds both in the order written, stderr is empty."`
 	CallbackURL    string            `json:"callback_url,omitempty" doc:"http(s) URL that receives the final submission as a POST with a JSON body."`
 	Priority       string            `json:"priority,omitempty" enum:"high,normal,low" doc:"Queue priority (default normal)."`
 	Metadata       map[string]string `json:"metadata,omitempty" doc:"Client data kept with the submission."`
