@@ -223,12 +223,52 @@ type Result struct {
 // Submission is a job as the outside sees it: its request, its current
 // status and, once final, its result.
 type Submission struct {
-	ID         string    `json:"id"`
-	Status     Status    `json:"status"`
-	Request    Request   `json:"request"`
-	Result     *Result   `json:"result,omitempty"`
-	Attempts   int       `json:"attempts,omitempty"`
+	ID       string  `json:"id"`
+	Status   Status  `json:"status"`
+	Request  Request `json:"request"`
+	Result   *Result `json:"result,omitempty"`
+	Attempts int     `json:"attempts,omitempty"`
+	// History lists the deliveries that did not end the submission (an
+	// executor that could not run it, a failure on a working executor, a
+	// lease that expired), oldest first; the queue keeps the last
+	// MaxHistory of them.
+	History    []Attempt `json:"history,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// Replayed is set only on the answer of an Enqueue whose idempotency
+	// key was seen before: the submission is the earlier one.
+	Replayed bool `json:"replayed,omitempty"`
+}
+
+// Outcomes of an Attempt.
+const (
+	// OutcomeUnavailable: no executor could run the job (unreachable,
+	// answering 5xx, its sandbox could not start). The platform's failure:
+	// it does not count against the job.
+	OutcomeUnavailable = "executor_unavailable"
+	// OutcomeFailed: a working executor ran the job and reported
+	// internal_error. Counted: a job fails for good after a bounded number.
+	OutcomeFailed = "failed"
+	// OutcomeLeaseExpired: the worker holding the job stopped heartbeating
+	// (it died); counted by the queue's MaxDeliveries.
+	OutcomeLeaseExpired = "lease_expired"
+	// OutcomeDeadline: the job kept failing past the worker's retry
+	// deadline and was dead-lettered.
+	OutcomeDeadline = "deadline"
+)
+
+// MaxHistory is how many attempts a submission's History keeps.
+const MaxHistory = 20
+
+// Attempt is one delivery of a submission that did not end it, or the one
+// that dead-lettered it.
+type Attempt struct {
+	// N is the delivery number (Job.Attempt).
+	N        int       `json:"n"`
+	At       time.Time `json:"at"`
+	Outcome  string    `json:"outcome"`
+	Worker   string    `json:"worker,omitempty"`
+	Executor string    `json:"executor,omitempty"`
+	Error    string    `json:"error,omitempty"`
 }

@@ -79,8 +79,10 @@ type entry struct {
 	token    string
 	expires  time.Time
 	timer    *time.Timer
-	fails    int
+	fails    int // expired deliveries
+	xfails   int // failures on a working executor (Retry with job.OutcomeFailed)
 	queuedAt time.Time
+	delayed  bool // handed back by Retry, waiting for its back-off
 	dead     bool
 	finElem  *list.Element
 }
@@ -101,6 +103,7 @@ type Queue struct {
 	idem     map[string]string
 	queues   [len(job.Priorities)]*list.List
 	leased   int64
+	delayed  int64
 	dead     map[string]*entry
 	finished *list.List // *entry in finishing order
 	leaseN   uint64
@@ -190,7 +193,9 @@ func (q *Queue) Enqueue(ctx context.Context, req job.Request) (job.Submission, e
 	if k := req.IdempotencyKey; k != "" {
 		if id, ok := q.idem[k]; ok {
 			if e, ok := q.subs[id]; ok {
-				return e.sub, nil
+				s := e.sub
+				s.Replayed = true
+				return s, nil
 			}
 		}
 	}
@@ -298,6 +303,8 @@ func (q *Queue) take() *queue.Lease {
 			Token:     e.token,
 			ExpiresAt: e.expires,
 			QueuedAt:  e.queuedAt,
+			CreatedAt: e.sub.CreatedAt,
+			Failures:  e.xfails,
 		}
 	}
 	return nil
@@ -318,6 +325,7 @@ func (q *Queue) expire(id, token string) {
 	q.leased--
 	e.token, e.timer = "", nil
 	e.fails++
+	record(e, job.Attempt{N: e.sub.Attempts, At: q.now(), Outcome: job.OutcomeLeaseExpired})
 	if e.fails >= q.opts.MaxDeliveries {
 		e.dead = true
 		q.dead[id] = e
@@ -331,6 +339,16 @@ func (q *Queue) expire(id, token string) {
 func deadMessage(n int) string {
 	return fmt.Sprintf("job was delivered %d times and every delivery's lease expired without a result "+
 		"(the worker died or stopped heartbeating); moved to the dead-letter list", n)
+}
+
+// record appends a to e's history, keeping the last job.MaxHistory. The
+// slice is always new: copies of e.sub handed out share the old one.
+func record(e *entry, a job.Attempt) {
+	h := e.sub.History
+	if len(h) >= job.MaxHistory {
+		h = h[len(h)-job.MaxHistory+1:]
+	}
+	e.sub.History = append(append(make([]job.Attempt, 0, len(h)+1), h...), a)
 }
 
 // requeueFront puts a job that was leased back at the head of its priority.
@@ -447,6 +465,66 @@ func (q *Queue) Release(_ context.Context, l *queue.Lease) error {
 	return nil
 }
 
+// Retry implements queue.Queue.
+func (q *Queue) Retry(_ context.Context, l *queue.Lease, a job.Attempt, after time.Duration) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e, err := q.lookup(l)
+	if err != nil {
+		return err
+	}
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	e.token = ""
+	q.leased--
+	record(e, a)
+	if a.Outcome == job.OutcomeFailed {
+		e.xfails++
+	}
+	e.sub.Status, e.sub.UpdatedAt = job.StatusQueued, q.now()
+	e.delayed = true
+	q.delayed++
+	id := e.sub.ID
+	e.timer = time.AfterFunc(max(after, 0), func() { q.ready(id, e) })
+	q.hub.Notify(id)
+	return nil
+}
+
+// ready queues a job whose Retry back-off is over.
+func (q *Queue) ready(id string, e *entry) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.subs[id] != e || !e.delayed {
+		return
+	}
+	e.delayed, e.timer = false, nil
+	q.delayed--
+	e.queuedAt = q.now()
+	e.elem = q.queues[e.prio].PushBack(e)
+	q.hub.WorkArrived()
+}
+
+// Fail implements queue.Queue.
+func (q *Queue) Fail(_ context.Context, l *queue.Lease, a job.Attempt, res job.Result) error {
+	if !res.Status.Final() {
+		return fmt.Errorf("memq: fail with non-final status %q", res.Status)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e, err := q.lookup(l)
+	if err != nil {
+		return err
+	}
+	q.leased--
+	record(e, a)
+	e.dead = true
+	q.dead[e.sub.ID] = e
+	q.finish(e, res)
+	q.opts.Log.Warn("job dead-lettered", "id", e.sub.ID, "outcome", a.Outcome, "err", a.Error)
+	return nil
+}
+
 // Cancel implements queue.Queue.
 func (q *Queue) Cancel(_ context.Context, id string) (job.Submission, error) {
 	q.mu.Lock()
@@ -457,8 +535,13 @@ func (q *Queue) Cancel(_ context.Context, id string) (job.Submission, error) {
 	}
 	switch e.sub.Status {
 	case job.StatusQueued:
-		q.queues[e.prio].Remove(e.elem)
-		e.elem = nil
+		if e.delayed {
+			e.delayed = false
+			q.delayed--
+		} else {
+			q.queues[e.prio].Remove(e.elem)
+			e.elem = nil
+		}
 	case job.StatusRunning:
 		q.leased-- // the token stays, so the holder's Extend sees ErrCanceled
 	default:
@@ -498,7 +581,7 @@ func (q *Queue) Requeue(_ context.Context, id string) error {
 		q.finished.Remove(e.finElem)
 		e.finElem = nil
 	}
-	e.dead, e.fails = false, 0
+	e.dead, e.fails, e.xfails = false, 0, 0
 	e.sub.Result, e.sub.FinishedAt = nil, time.Time{}
 	now := q.now()
 	e.sub.Status, e.sub.UpdatedAt, e.queuedAt = job.StatusQueued, now, now
@@ -512,7 +595,7 @@ func (q *Queue) Requeue(_ context.Context, id string) error {
 func (q *Queue) Stats(context.Context) (queue.Stats, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	st := queue.Stats{Depth: map[job.Priority]int64{}, Leased: q.leased, DeadLetters: int64(len(q.dead))}
+	st := queue.Stats{Depth: map[job.Priority]int64{}, Leased: q.leased, Delayed: q.delayed, DeadLetters: int64(len(q.dead))}
 	for i, p := range job.Priorities {
 		st.Depth[p] = int64(q.queues[i].Len())
 	}

@@ -33,6 +33,8 @@ func newAPI(q queue.Queue, hub live.Hub, maxWait time.Duration, log *slog.Logger
 	mux.HandleFunc("POST /queue/v1/leases/extend", a.extend)
 	mux.HandleFunc("POST /queue/v1/leases/complete", a.complete)
 	mux.HandleFunc("POST /queue/v1/leases/release", a.release)
+	mux.HandleFunc("POST /queue/v1/leases/retry", a.retry)
+	mux.HandleFunc("POST /queue/v1/leases/fail", a.failLease)
 	mux.HandleFunc("GET /queue/v1/dead-letters", a.deadLetters)
 	mux.HandleFunc("POST /queue/v1/dead-letters/{id}/requeue", a.requeue)
 	mux.HandleFunc("GET /queue/v1/stats", a.stats)
@@ -196,6 +198,43 @@ func (a *api) release(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.q.Release(r.Context(), ref(req.ID, req.Token)); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// maxRetryDelay bounds a retry's back-off as the API accepts it.
+const maxRetryDelay = time.Hour
+
+func (a *api) retry(w http.ResponseWriter, r *http.Request) {
+	var req queuehttp.RetryRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if req.AfterMs < 0 || time.Duration(req.AfterMs)*time.Millisecond > maxRetryDelay {
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid retry", Code: queuehttp.CodeInvalid,
+			Errors: []httpx.FieldError{{Field: "after_ms", Message: "must be between 0 and 3600000"}}})
+		return
+	}
+	if err := a.q.Retry(r.Context(), ref(req.ID, req.Token), req.Attempt, time.Duration(req.AfterMs)*time.Millisecond); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) failLease(w http.ResponseWriter, r *http.Request) {
+	var req queuehttp.FailRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if !req.Result.Status.Final() {
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid result", Code: queuehttp.CodeInvalid,
+			Errors: []httpx.FieldError{{Field: "result.status", Message: "must be a final status"}}})
+		return
+	}
+	if err := a.q.Fail(r.Context(), ref(req.ID, req.Token), req.Attempt, req.Result); err != nil {
 		a.fail(w, r, err)
 		return
 	}

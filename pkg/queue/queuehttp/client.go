@@ -94,6 +94,17 @@ func (c *Client) Release(ctx context.Context, l *queue.Lease) error {
 	return c.do(ctx, http.MethodPost, "/queue/v1/leases/release", LeaseRef{ID: l.Job.ID, Token: l.Token}, nil)
 }
 
+// Retry implements queue.Queue.
+func (c *Client) Retry(ctx context.Context, l *queue.Lease, a job.Attempt, after time.Duration) error {
+	return c.do(ctx, http.MethodPost, "/queue/v1/leases/retry",
+		RetryRequest{ID: l.Job.ID, Token: l.Token, Attempt: a, AfterMs: after.Milliseconds()}, nil)
+}
+
+// Fail implements queue.Queue.
+func (c *Client) Fail(ctx context.Context, l *queue.Lease, a job.Attempt, res job.Result) error {
+	return c.do(ctx, http.MethodPost, "/queue/v1/leases/fail", FailRequest{ID: l.Job.ID, Token: l.Token, Attempt: a, Result: res}, nil)
+}
+
 // Cancel implements queue.Queue. On ErrFinal it returns the submission's
 // current state too.
 func (c *Client) Cancel(ctx context.Context, id string) (job.Submission, error) {

@@ -46,6 +46,22 @@ type CompleteRequest struct {
 	Result job.Result `json:"result"`
 }
 
+// RetryRequest hands a leased job back to run again after AfterMs.
+type RetryRequest struct {
+	ID      string      `json:"id"`
+	Token   string      `json:"token"`
+	Attempt job.Attempt `json:"attempt"`
+	AfterMs int64       `json:"after_ms"`
+}
+
+// FailRequest ends a leased job and dead-letters it.
+type FailRequest struct {
+	ID      string      `json:"id"`
+	Token   string      `json:"token"`
+	Attempt job.Attempt `json:"attempt"`
+	Result  job.Result  `json:"result"`
+}
+
 // ExtendResponse is a heartbeat's answer: the lease's new expiry.
 type ExtendResponse struct {
 	ExpiresAt time.Time `json:"expires_at"`
