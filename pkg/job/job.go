@@ -265,10 +265,10 @@ const MaxHistory = 20
 // that dead-lettered it.
 type Attempt struct {
 	// N is the delivery number (Job.Attempt).
-	N        int       `json:"n"`
-	At       time.Time `json:"at"`
-	Outcome  string    `json:"outcome"`
-	Worker   string    `json:"worker,omitempty"`
-	Executor string    `json:"executor,omitempty"`
-	Error    string    `json:"error,omitempty"`
+	N        int       `json:"n" doc:"Delivery number, from 1."`
+	At       time.Time `json:"at" doc:"When the delivery ended."`
+	Outcome  string    `json:"outcome" doc:"executor_unavailable, failed, lease_expired or deadline."`
+	Worker   string    `json:"worker,omitempty" doc:"The worker that held the job."`
+	Executor string    `json:"executor,omitempty" doc:"The executor that ran it, when one did."`
+	Error    string    `json:"error,omitempty" doc:"What went wrong."`
 }

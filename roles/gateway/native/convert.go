@@ -47,6 +47,7 @@ func toSubmission(s job.Submission) Submission {
 		Priority:   s.Request.Priority,
 		Metadata:   s.Request.Metadata,
 		Attempts:   s.Attempts,
+		History:    s.History,
 		CreatedAt:  s.CreatedAt,
 		UpdatedAt:  s.UpdatedAt,
 		FinishedAt: s.FinishedAt,

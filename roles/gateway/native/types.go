@@ -73,6 +73,7 @@ type Submission struct {
 	Priority   job.Priority      `json:"priority,omitempty"`
 	Metadata   map[string]string `json:"metadata,omitempty"`
 	Attempts   int               `json:"attempts,omitempty"`
+	History    []job.Attempt     `json:"history,omitempty" doc:"Deliveries that did not end the submission (executor unavailable, failed on a working executor, worker lost), oldest first."`
 	CreatedAt  time.Time         `json:"created_at" validate:"required"`
 	UpdatedAt  time.Time         `json:"updated_at,omitzero"`
 	FinishedAt time.Time         `json:"finished_at,omitzero"`
