@@ -64,7 +64,7 @@ func (q *Queue) feedErr(ctx context.Context, err error) error {
 	if strings.Contains(err.Error(), "NOGROUP") {
 		_ = q.ensureGroups(ctx, true)
 	}
-	return fmt.Errorf("redisq: read results: %w", err)
+	return fmt.Errorf("redisq: read results: %w", redisErr(err))
 }
 
 // readGroup reads up to max entries; block < 0 means do not block.

@@ -52,6 +52,7 @@ import (
 
 	"github.com/execbox/app/pkg/backoff"
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/outage"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/notify"
 )
@@ -304,8 +305,26 @@ func (q *Queue) ensureGroups(ctx context.Context, force bool) error {
 	return nil
 }
 
+// redisErr marks a failure to reach Redis (or a Redis still loading its
+// data) as an outage of Redis, which the gateway answers with 503 naming it.
+func redisErr(err error) error {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return err
+	}
+	if outage.IsConnection(err) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) ||
+		strings.HasPrefix(err.Error(), "LOADING") || strings.Contains(err.Error(), "i/o timeout") {
+		return outage.Wrap("Redis", err)
+	}
+	return err
+}
+
 // run runs a script, creating the consumer groups first when needed.
 func (q *Queue) run(ctx context.Context, s *redis.Script, keys []string, args ...any) (any, error) {
+	res, err := q.runScript(ctx, s, keys, args...)
+	return res, redisErr(err)
+}
+
+func (q *Queue) runScript(ctx context.Context, s *redis.Script, keys []string, args ...any) (any, error) {
 	if err := q.ensureGroups(ctx, false); err != nil {
 		return nil, err
 	}
@@ -369,7 +388,7 @@ func (q *Queue) Enqueue(ctx context.Context, req job.Request) (job.Submission, e
 func (q *Queue) Get(ctx context.Context, id string) (job.Submission, error) {
 	h, err := q.rdb.HGetAll(ctx, q.jobP+id).Result()
 	if err != nil {
-		return job.Submission{}, fmt.Errorf("redisq: get: %w", err)
+		return job.Submission{}, fmt.Errorf("redisq: get: %w", redisErr(err))
 	}
 	if len(h) == 0 {
 		return job.Submission{}, queue.ErrNotFound
@@ -630,7 +649,7 @@ const maxDeadList = 1000
 func (q *Queue) DeadLetters(ctx context.Context) ([]job.Submission, error) {
 	ids, err := q.rdb.ZRange(ctx, q.dead, 0, maxDeadList-1).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redisq: dead letters: %w", err)
+		return nil, fmt.Errorf("redisq: dead letters: %w", redisErr(err))
 	}
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -688,7 +707,7 @@ func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
 		return nil
 	})
 	if err != nil {
-		return queue.Stats{}, fmt.Errorf("redisq: stats: %w", err)
+		return queue.Stats{}, fmt.Errorf("redisq: stats: %w", redisErr(err))
 	}
 	num := func(v any) int64 {
 		s, _ := v.(string)

@@ -42,6 +42,8 @@ type stackOpts struct {
 	queueMax int64
 	// redis runs the queue on the test Redis (pkg/redisq) instead of memq.
 	redis bool
+	// redisURL runs the queue on this (private) Redis instead.
+	redisURL string
 }
 
 func newStack(t *testing.T, o stackOpts) *stack {
@@ -57,7 +59,10 @@ func newStack(t *testing.T, o stackOpts) *stack {
 
 	const token = "internal-secret"
 	qcfg := queuerole.Config{InternalToken: token, MaxLength: o.queueMax}
-	if o.redis {
+	switch {
+	case o.redisURL != "":
+		qcfg.RedisURL, qcfg.RedisPrefix = o.redisURL, "t"
+	case o.redis:
 		qcfg.RedisURL, qcfg.RedisPrefix = testenv.Redis(t)
 	}
 	qr, err := queuerole.New(qcfg, log, queuerole.Deps{})
@@ -269,6 +274,78 @@ func TestStackQueueFullIs503(t *testing.T) {
 		gatewaytest.DecodeBody(t, resp, &p)
 		if p.Code != "queue_full" || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("problem %+v", p)
+		}
+	})
+}
+
+// Redis down is one answer whatever the wiring: 503, Retry-After, a detail
+// naming Redis and not its address; accepted again once Redis is back.
+func TestStackRedisDownIs503NamingIt(t *testing.T) {
+	t.Parallel()
+	for _, viaHTTP := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in-process", true: "http"}[viaHTTP], func(t *testing.T) {
+			t.Parallel()
+			rs := testenv.StartRedisServer(t)
+			s := newStack(t, stackOpts{viaHTTP: viaHTTP, redisURL: rs.URL})
+			body := map[string]any{"language": "python", "source": "print(1)"}
+			gatewaytest.WantStatusResp(t, s.Do(t, "POST", "/v1/submissions", body), 201)
+			rs.Kill()
+			for _, path := range []string{"/v1/submissions", "/v1/submissions/" + job.NewID(time.Now())} {
+				method := "POST"
+				if path != "/v1/submissions" {
+					method = "GET"
+				}
+				resp := s.Do(t, method, path, body)
+				var p httpx.Problem
+				gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, resp, 503), &p)
+				if resp.Header.Get("Retry-After") == "" || p.Code != "unavailable" || !strings.Contains(p.Detail, "Redis") ||
+					strings.Contains(p.Detail, "127.0.0.1") || strings.Contains(p.Title+p.Detail, "redis://") {
+					t.Fatalf("%s %s with Redis down: Retry-After %q, problem %+v; want 503 naming Redis, not its address",
+						method, path, resp.Header.Get("Retry-After"), p)
+				}
+			}
+			rs.Start()
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				resp := s.Do(t, "POST", "/v1/submissions", body)
+				resp.Body.Close()
+				if resp.StatusCode == 201 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("still %d 20 s after Redis came back", resp.StatusCode)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// A repeated POST with the same Idempotency-Key answers the first
+// submission with the first answer's status, marked as a replay.
+func TestStackReplayedPostIsMarked(t *testing.T) {
+	t.Parallel()
+	forBothWirings(t, func(t *testing.T, o stackOpts) {
+		s := newStack(t, stackOpts{viaHTTP: o.viaHTTP, redis: o.redis, noWorker: true})
+		body := map[string]any{"language": "python", "source": "print(1)"}
+		var first, again native.SubmissionCreated
+		r1 := s.Do(t, "POST", "/v1/submissions", body, "Idempotency-Key", "order-42")
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, r1, 201), &first)
+		r2 := s.Do(t, "POST", "/v1/submissions", body, "Idempotency-Key", "order-42")
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, r2, 201), &again)
+		if first.ID != again.ID {
+			t.Fatalf("replay got id %s, want the first %s", again.ID, first.ID)
+		}
+		if got := r1.Header.Get("Idempotent-Replayed"); got != "" {
+			t.Fatalf("first answer has Idempotent-Replayed: %q", got)
+		}
+		if got := r2.Header.Get("Idempotent-Replayed"); got != "true" {
+			t.Fatalf("replay has Idempotent-Replayed: %q, want true", got)
+		}
+		r3 := s.Do(t, "POST", "/v1/submissions", body, "Idempotency-Key", "order-43")
+		gatewaytest.WantStatusResp(t, r3, 201)
+		if got := r3.Header.Get("Idempotent-Replayed"); got != "" {
+			t.Fatalf("a new key's answer has Idempotent-Replayed: %q", got)
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/live"
+	"github.com/execbox/app/pkg/outage"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/queuehttp"
 )
@@ -54,8 +55,11 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return // the caller left
 	default:
 		httpx.Logger(r.Context(), a.log).Error("queue operation failed", "err", err)
-		p = httpx.Problem{Status: http.StatusServiceUnavailable, Title: "queue unavailable", Code: queuehttp.CodeUnavailable,
-			Detail: err.Error(), RetryAfter: time.Second}
+		dep, ok := outage.Of(err)
+		if !ok {
+			dep = "the queue"
+		}
+		p = httpx.UnavailableProblem(dep)
 	}
 	httpx.WriteProblem(w, r, p)
 }

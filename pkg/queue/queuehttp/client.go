@@ -28,7 +28,9 @@ var _ queue.Queue = (*Client)(nil)
 // and watches last as long as asked: bound them with the context, not
 // hc.Timeout.
 func NewClient(baseURL string, hc *http.Client) *Client {
-	return &Client{c: httpx.NewClient(baseURL, hc)}
+	c := httpx.NewClient(baseURL, hc)
+	c.Dependency = "the queue"
+	return &Client{c: c}
 }
 
 // WithToken sets the internal bearer token sent with every request.

@@ -106,11 +106,31 @@ func (s *Service) Enqueue(ctx context.Context, c Caller, jr job.Request) (job.Su
 		return job.Submission{}, err
 	}
 	s.inflight.commit(c.limitKey, sub.ID, max)
-	if jr.CallbackURL != "" {
+	switch {
+	case jr.CallbackURL == "":
+	case sub.Replayed:
+		s.cb.unreserve() // the first request's callback is under way
+	default:
 		s.cb.add(callbackItem{id: sub.ID, url: jr.CallbackURL, api: apiOf(jr)})
 	}
 	s.metrics.submissions.WithLabelValues(jr.Language, apiOf(jr)).Inc()
 	return sub, nil
+}
+
+// ReplayedHeader marks the answer to a request whose Idempotency-Key was
+// seen before: the submission is the first request's, answered with the
+// first answer's status.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// ReplayedParam documents ReplayedHeader in the OpenAPI document.
+var ReplayedParam = Param{Name: ReplayedHeader, Type: "string",
+	Doc: "\"true\" when the Idempotency-Key was seen before: the submission is the first request's and the status the first answer's."}
+
+// MarkReplayed sets ReplayedHeader when sub answers a replayed request.
+func MarkReplayed(w http.ResponseWriter, sub job.Submission) {
+	if sub.Replayed {
+		w.Header().Set(ReplayedHeader, "true")
+	}
 }
 
 // apiOf names the API a request came through.
