@@ -232,13 +232,33 @@ type Submission struct {
 	// executor that could not run it, a failure on a working executor, a
 	// lease that expired), oldest first; the queue keeps the last
 	// MaxHistory of them.
-	History    []Attempt `json:"history,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at,omitzero"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
+	History []Attempt `json:"history,omitempty"`
+	// Callback is the delivery state of the callback_url, once a final
+	// status started it (kept by the queue while it holds the submission).
+	Callback   *CallbackState `json:"callback,omitempty"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at,omitzero"`
+	FinishedAt time.Time      `json:"finished_at,omitzero"`
 	// Replayed is set only on the answer of an Enqueue whose idempotency
 	// key was seen before: the submission is the earlier one.
 	Replayed bool `json:"replayed,omitempty"`
+}
+
+// Callback delivery states.
+const (
+	CallbackPending   = "pending"
+	CallbackDelivered = "delivered"
+	// CallbackFailed is the callback's dead-letter state: every attempt
+	// failed, or the receiver refused it for good (4xx, a refused address).
+	CallbackFailed = "failed"
+)
+
+// CallbackState is how the delivery of a submission's callback went.
+type CallbackState struct {
+	Status        string    `json:"status" doc:"pending, delivered or failed."`
+	Attempts      int       `json:"attempts" doc:"Delivery attempts so far."`
+	LastError     string    `json:"last_error,omitempty" doc:"Why the last attempt failed."`
+	LastAttemptAt time.Time `json:"last_attempt_at,omitzero"`
 }
 
 // Outcomes of an Attempt.

@@ -108,12 +108,32 @@ type Queue struct {
 	finished *list.List // *entry in finishing order
 	leaseN   uint64
 
-	feedSeq      uint64
-	feedPending  *list.List // *feedEntry not yet delivered
-	feedInflight map[string]*feedEntry
-	feedSig      chan struct{}
+	results   *feed // finished submissions, for storage
+	callbacks *feed // finished submissions with a callback_url, for gateways
 
 	live liveStreams // live output and input (live.go)
+}
+
+// feed is a list of items read at least once: pending ones not yet
+// delivered, in-flight ones delivered but not acknowledged (delivered
+// again after FeedRedeliver). Its fields are guarded by Queue.mu.
+type feed struct {
+	seq      uint64
+	pending  *list.List // *feedEntry not yet delivered
+	inflight map[string]*feedEntry
+	sig      chan struct{} // closed and replaced by each push
+}
+
+func newFeed() *feed {
+	return &feed{pending: list.New(), inflight: map[string]*feedEntry{}, sig: make(chan struct{})}
+}
+
+// push adds an item for s; q.mu must be held.
+func (f *feed) push(s job.Submission) {
+	f.seq++
+	f.pending.PushBack(&feedEntry{item: queue.FeedItem{ID: strconv.FormatUint(f.seq, 10), Submission: s}})
+	close(f.sig)
+	f.sig = make(chan struct{})
 }
 
 var (
@@ -125,15 +145,14 @@ var (
 func New(ctx context.Context, opts Options) (*Queue, error) {
 	opts.defaults()
 	q := &Queue{
-		opts:         opts,
-		hub:          notify.NewHub(),
-		subs:         map[string]*entry{},
-		idem:         map[string]string{},
-		dead:         map[string]*entry{},
-		finished:     list.New(),
-		feedPending:  list.New(),
-		feedInflight: map[string]*feedEntry{},
-		feedSig:      make(chan struct{}),
+		opts:      opts,
+		hub:       notify.NewHub(),
+		subs:      map[string]*entry{},
+		idem:      map[string]string{},
+		dead:      map[string]*entry{},
+		finished:  list.New(),
+		results:   newFeed(),
+		callbacks: newFeed(),
 	}
 	for i := range q.queues {
 		q.queues[i] = list.New()
@@ -378,11 +397,10 @@ func (q *Queue) finish(e *entry, res job.Result) {
 	e.sub.FinishedAt = now
 	e.finElem = q.finished.PushBack(e)
 	q.prune(now)
-	q.feedSeq++
-	fid := strconv.FormatUint(q.feedSeq, 10)
-	q.feedPending.PushBack(&feedEntry{item: queue.FeedItem{ID: fid, Submission: e.sub}})
-	close(q.feedSig)
-	q.feedSig = make(chan struct{})
+	q.results.push(e.sub)
+	if e.sub.Request.CallbackURL != "" {
+		q.callbacks.push(job.Submission{ID: e.sub.ID})
+	}
 	q.hub.Notify(e.sub.ID)
 }
 
@@ -604,7 +622,34 @@ func (q *Queue) Stats(context.Context) (queue.Stats, error) {
 }
 
 // Read implements queue.ResultFeed.
-func (q *Queue) Read(ctx context.Context, consumer string, max int, block time.Duration) ([]queue.FeedItem, error) {
+func (q *Queue) Read(ctx context.Context, _ string, max int, block time.Duration) ([]queue.FeedItem, error) {
+	return q.read(ctx, q.results, max, block)
+}
+
+// Ack implements queue.ResultFeed.
+func (q *Queue) Ack(_ context.Context, ids ...string) error { return q.ack(q.results, ids) }
+
+// ReadCallbacks implements queue.CallbackFeed.
+func (q *Queue) ReadCallbacks(ctx context.Context, _ string, max int, block time.Duration) ([]queue.FeedItem, error) {
+	return q.read(ctx, q.callbacks, max, block)
+}
+
+// AckCallbacks implements queue.CallbackFeed.
+func (q *Queue) AckCallbacks(_ context.Context, ids ...string) error { return q.ack(q.callbacks, ids) }
+
+// RecordCallback implements queue.CallbackFeed.
+func (q *Queue) RecordCallback(_ context.Context, id string, st job.CallbackState) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e, ok := q.subs[id]
+	if !ok {
+		return queue.ErrNotFound
+	}
+	e.sub.Callback = &st
+	return nil
+}
+
+func (q *Queue) read(ctx context.Context, f *feed, max int, block time.Duration) ([]queue.FeedItem, error) {
 	if max <= 0 {
 		max = 1
 	}
@@ -614,7 +659,7 @@ func (q *Queue) Read(ctx context.Context, consumer string, max int, block time.D
 		now := q.now()
 		var out []queue.FeedItem
 		next := time.Duration(-1)
-		for _, fe := range q.feedInflight {
+		for _, fe := range f.inflight {
 			if len(out) >= max {
 				break
 			}
@@ -627,13 +672,13 @@ func (q *Queue) Read(ctx context.Context, consumer string, max int, block time.D
 			fe.delivered = now
 			out = append(out, fe.item)
 		}
-		for len(out) < max && q.feedPending.Len() > 0 {
-			fe := q.feedPending.Remove(q.feedPending.Front()).(*feedEntry)
+		for len(out) < max && f.pending.Len() > 0 {
+			fe := f.pending.Remove(f.pending.Front()).(*feedEntry)
 			fe.delivered = now
-			q.feedInflight[fe.item.ID] = fe
+			f.inflight[fe.item.ID] = fe
 			out = append(out, fe.item)
 		}
-		sig := q.feedSig
+		sig := f.sig
 		q.mu.Unlock()
 		if len(out) > 0 {
 			sort.Slice(out, func(i, j int) bool { return feedLess(out[i].ID, out[j].ID) })
@@ -664,12 +709,11 @@ func feedLess(a, b string) bool {
 	return x < y
 }
 
-// Ack implements queue.ResultFeed.
-func (q *Queue) Ack(_ context.Context, ids ...string) error {
+func (q *Queue) ack(f *feed, ids []string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, id := range ids {
-		delete(q.feedInflight, id)
+		delete(f.inflight, id)
 	}
 	return nil
 }

@@ -98,6 +98,20 @@ type Queue interface {
 	// Requeue puts a dead-lettered job back in the queue.
 	Requeue(ctx context.Context, id string) error
 	Stats(ctx context.Context) (Stats, error)
+	CallbackFeed
+}
+
+// CallbackFeed is the durable list of callbacks to deliver: one item per
+// submission with a callback_url that reached a final status. Delivery is
+// at-least-once, as ResultFeed's: an item read but not acknowledged goes
+// to the same consumer name again after a restart, or to another consumer
+// after the feed's redelivery time. Items carry only the submission's id.
+type CallbackFeed interface {
+	ReadCallbacks(ctx context.Context, consumer string, max int, block time.Duration) ([]FeedItem, error)
+	AckCallbacks(ctx context.Context, ids ...string) error
+	// RecordCallback stores the callback's delivery state with the
+	// submission (ErrNotFound once the queue no longer holds it).
+	RecordCallback(ctx context.Context, id string, st job.CallbackState) error
 }
 
 // Wait blocks until the submission is final or ctx ends, returning its

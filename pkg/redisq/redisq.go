@@ -75,6 +75,9 @@ type Options struct {
 	DeadLetterTTL time.Duration
 	// FeedGroup is the consumer group on the results stream (default "storage").
 	FeedGroup string
+	// CallbackGroup is the consumer group on the callbacks stream (default
+	// "gateway").
+	CallbackGroup string
 	// FeedRedeliver is how long a feed item read but not acknowledged stays
 	// with its consumer before another consumer claims it (default 1m).
 	FeedRedeliver time.Duration
@@ -117,6 +120,9 @@ func (o *Options) defaults() {
 	}
 	if o.FeedGroup == "" {
 		o.FeedGroup = "storage"
+	}
+	if o.CallbackGroup == "" {
+		o.CallbackGroup = "gateway"
 	}
 	if o.FeedRedeliver <= 0 {
 		o.FeedRedeliver = time.Minute
@@ -161,8 +167,9 @@ type Queue struct {
 	groupsOK sync.Mutex
 	groups   bool
 
-	feedMu   sync.Mutex
-	feedDone map[string]bool // consumers whose own pending entries were re-read
+	callbacks string
+	resFeed   *streamFeed
+	cbFeed    *streamFeed
 
 	batch      *batcher
 	listenOnce sync.Once
@@ -183,20 +190,22 @@ func New(rdb redis.UniversalClient, opts Options) *Queue {
 	opts.defaults()
 	p := strings.TrimSuffix(opts.Prefix, ":") + ":"
 	q := &Queue{
-		rdb:      rdb,
-		opts:     opts,
-		hub:      notify.NewHub(),
-		streamP:  p + "s:",
-		jobP:     p + "j:",
-		depth:    p + "depth",
-		results:  p + "results",
-		dead:     p + "dead",
-		delayed:  p + "delayed",
-		idemP:    p + "idem:",
-		channel:  p + "ev",
-		feedDone: map[string]bool{},
-		done:     make(chan struct{}),
+		rdb:       rdb,
+		opts:      opts,
+		hub:       notify.NewHub(),
+		streamP:   p + "s:",
+		jobP:      p + "j:",
+		depth:     p + "depth",
+		results:   p + "results",
+		dead:      p + "dead",
+		delayed:   p + "delayed",
+		idemP:     p + "idem:",
+		channel:   p + "ev",
+		callbacks: p + "callbacks",
+		done:      make(chan struct{}),
 	}
+	q.resFeed = newStreamFeed("results", q.results, opts.FeedGroup, decode)
+	q.cbFeed = newStreamFeed("callbacks", q.callbacks, opts.CallbackGroup, decodeID)
 	for i, pr := range job.Priorities {
 		q.streams[i] = q.streamP + string(pr)
 	}
@@ -301,6 +310,9 @@ func (q *Queue) ensureGroups(ctx context.Context, force bool) error {
 	if err := create(q.results, q.opts.FeedGroup); err != nil {
 		return err
 	}
+	if err := create(q.callbacks, q.opts.CallbackGroup); err != nil {
+		return err
+	}
 	q.groups = true
 	return nil
 }
@@ -360,9 +372,13 @@ func (q *Queue) Enqueue(ctx context.Context, req job.Request) (job.Submission, e
 	if req.IdempotencyKey != "" {
 		hasIdem, idemKey = "1", q.idemP+req.IdempotencyKey
 	}
+	hasCallback := "0"
+	if req.CallbackURL != "" {
+		hasCallback = "1"
+	}
 	stream := q.streamP + string(req.Priority)
 	res, err := q.run(ctx, enqueueScript, []string{q.jobP + s.ID, stream, q.depth, idemKey},
-		s.ID, body, string(req.Priority), ms(now), q.opts.MaxLength, q.channel, hasIdem)
+		s.ID, body, string(req.Priority), ms(now), q.opts.MaxLength, q.channel, hasIdem, hasCallback)
 	if err != nil {
 		return job.Submission{}, fmt.Errorf("redisq: enqueue: %w", err)
 	}
@@ -417,6 +433,12 @@ func decode(h map[string]string) (job.Submission, error) {
 	s.Attempts, _ = strconv.Atoi(h["att"])
 	if raw := h["hist"]; raw != "" {
 		s.History = decodeHistory(raw)
+	}
+	if raw := h["cbst"]; raw != "" {
+		var st job.CallbackState
+		if json.Unmarshal([]byte(raw), &st) == nil {
+			s.Callback = &st
+		}
 	}
 	if err := json.Unmarshal([]byte(h["req"]), &s.Request); err != nil {
 		return s, fmt.Errorf("redisq: decode request of %s: %w", s.ID, err)

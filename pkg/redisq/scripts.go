@@ -9,11 +9,16 @@ import "github.com/redis/go-redis/v9"
 // instance (or one cluster slot via a {hash tag} in the prefix).
 
 // finishLua is shared by the scripts that give a job its final status: it
-// copies the job's hash onto the results stream and sets its TTLs.
+// copies the job's hash onto the results stream, adds a job with a
+// callback_url to the callbacks stream (named like the results stream) and
+// sets its TTLs.
 const finishLua = `
 local function finish(hk, results, ttl, ch, id)
   local h = redis.call('HGETALL', hk)
   redis.call('XADD', results, '*', unpack(h))
+  if redis.call('HGET', hk, 'cb') == '1' then
+    redis.call('XADD', string.sub(results, 1, -8) .. 'callbacks', '*', 'id', id)
+  end
   redis.call('EXPIRE', hk, ttl)
   local idem = redis.call('HGET', hk, 'idem')
   if idem then redis.call('EXPIRE', idem, ttl) end
@@ -35,7 +40,7 @@ end
 `
 
 // enqueue: KEYS hash, stream, depth, idem; ARGV id, req, prio, now, max,
-// channel, hasIdem. Waiting leasers are woken only when the queue was
+// channel, hasIdem, hasCallback. Waiting leasers are woken only when the queue was
 // empty: a leaser sleeps only after it saw an empty queue.
 var enqueueScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'ok', ''} end -- a retried call
@@ -55,6 +60,7 @@ if ARGV[7] == '1' then
   redis.call('SET', KEYS[4], ARGV[1])
   redis.call('HSET', KEYS[1], 'idem', KEYS[4])
 end
+if ARGV[8] == '1' then redis.call('HSET', KEYS[1], 'cb', '1') end
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 if n <= 0 then redis.call('PUBLISH', ARGV[6], '') end
 return {'ok', e}
@@ -346,4 +352,11 @@ redis.call('HINCRBY', KEYS[2], prio, 1)
 redis.call('PUBLISH', ARGV[3], '')
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 'ok'
+`)
+
+// recordCallback: KEYS hash; ARGV state. A job that is gone stays gone.
+var recordCallbackScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'cbst', ARGV[1])
+return 1
 `)

@@ -39,6 +39,9 @@ func newAPI(q queue.Queue, hub live.Hub, maxWait time.Duration, log *slog.Logger
 	mux.HandleFunc("GET /queue/v1/dead-letters", a.deadLetters)
 	mux.HandleFunc("POST /queue/v1/dead-letters/{id}/requeue", a.requeue)
 	mux.HandleFunc("GET /queue/v1/stats", a.stats)
+	mux.HandleFunc("POST /queue/v1/callbacks/read", a.readCallbacks)
+	mux.HandleFunc("POST /queue/v1/callbacks/ack", a.ackCallbacks)
+	mux.HandleFunc("PUT /queue/v1/jobs/{id}/callback", a.recordCallback)
 	mux.HandleFunc("/queue/v1/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusNotFound, Title: "no such queue API route", Code: queuehttp.CodeNotFound})
 	})
@@ -259,6 +262,62 @@ func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) requeue(w http.ResponseWriter, r *http.Request) {
 	if err := a.q.Requeue(r.Context(), r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// maxFeedRead bounds one read of a feed.
+const maxFeedRead = 1000
+
+func (a *api) readCallbacks(w http.ResponseWriter, r *http.Request) {
+	var req queuehttp.FeedReadRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if req.Consumer == "" || req.Max < 0 || req.Max > maxFeedRead || req.BlockMs < 0 {
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid read", Code: queuehttp.CodeInvalid,
+			Errors: []httpx.FieldError{{Field: "consumer, max, block_ms", Message: "need a consumer, max between 0 and 1000 and block_ms >= 0"}}})
+		return
+	}
+	block := min(time.Duration(req.BlockMs)*time.Millisecond, a.maxWait)
+	items, err := a.q.ReadCallbacks(r.Context(), req.Consumer, req.Max, block)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if items == nil {
+		items = []queue.FeedItem{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, items)
+}
+
+func (a *api) ackCallbacks(w http.ResponseWriter, r *http.Request) {
+	var req queuehttp.FeedAckRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if err := a.q.AckCallbacks(r.Context(), req.IDs...); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) recordCallback(w http.ResponseWriter, r *http.Request) {
+	var st job.CallbackState
+	if !a.decode(w, r, &st) {
+		return
+	}
+	switch st.Status {
+	case job.CallbackPending, job.CallbackDelivered, job.CallbackFailed:
+	default:
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid callback state", Code: queuehttp.CodeInvalid,
+			Errors: []httpx.FieldError{{Field: "status", Message: "must be pending, delivered or failed"}}})
+		return
+	}
+	if err := a.q.RecordCallback(r.Context(), r.PathValue("id"), st); err != nil {
 		a.fail(w, r, err)
 		return
 	}

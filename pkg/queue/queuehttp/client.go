@@ -107,6 +107,30 @@ func (c *Client) Fail(ctx context.Context, l *queue.Lease, a job.Attempt, res jo
 	return c.do(ctx, http.MethodPost, "/queue/v1/leases/fail", FailRequest{ID: l.Job.ID, Token: l.Token, Attempt: a, Result: res}, nil)
 }
 
+// ReadCallbacks implements queue.CallbackFeed.
+func (c *Client) ReadCallbacks(ctx context.Context, consumer string, max int, block time.Duration) ([]queue.FeedItem, error) {
+	var items []queue.FeedItem
+	err := c.do(ctx, http.MethodPost, "/queue/v1/callbacks/read",
+		FeedReadRequest{Consumer: consumer, Max: max, BlockMs: block.Milliseconds()}, &items)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return items, err
+}
+
+// AckCallbacks implements queue.CallbackFeed.
+func (c *Client) AckCallbacks(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return c.do(ctx, http.MethodPost, "/queue/v1/callbacks/ack", FeedAckRequest{IDs: ids}, nil)
+}
+
+// RecordCallback implements queue.CallbackFeed.
+func (c *Client) RecordCallback(ctx context.Context, id string, st job.CallbackState) error {
+	return c.do(ctx, http.MethodPut, jobPath(id)+"/callback", st, nil)
+}
+
 // Cancel implements queue.Queue. On ErrFinal it returns the submission's
 // current state too.
 func (c *Client) Cancel(ctx context.Context, id string) (job.Submission, error) {

@@ -62,6 +62,19 @@ type FailRequest struct {
 	Result  job.Result  `json:"result"`
 }
 
+// FeedReadRequest reads up to Max items of a feed as Consumer, waiting up
+// to BlockMs for one.
+type FeedReadRequest struct {
+	Consumer string `json:"consumer"`
+	Max      int    `json:"max"`
+	BlockMs  int64  `json:"block_ms"`
+}
+
+// FeedAckRequest acknowledges feed items.
+type FeedAckRequest struct {
+	IDs []string `json:"ids"`
+}
+
 // ExtendResponse is a heartbeat's answer: the lease's new expiry.
 type ExtendResponse struct {
 	ExpiresAt time.Time `json:"expires_at"`

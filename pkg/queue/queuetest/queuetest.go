@@ -69,6 +69,7 @@ func Run(t *testing.T, newQ Factory) {
 		{"CompletionWakesWaiter", testCompletionWakesWaiter},
 		{"Stats", testStats},
 		{"ResultFeed", testResultFeed},
+		{"CallbackFeed", testCallbackFeed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -794,5 +795,58 @@ func testFail(t *testing.T, newQ Factory) {
 	}
 	if err := q.Complete(ctx, l2, accepted("")); err != nil {
 		t.Fatalf("Complete: %v", err)
+	}
+}
+
+func testCallbackFeed(t *testing.T, newQ Factory) {
+	ctx := ctxT(t, 30*time.Second)
+	q := newQ(t, Options{})
+	r := Req(job.PriorityNormal, 1)
+	r.CallbackURL = "https://example.test/hook"
+	a := enqueue(t, ctx, q, r)
+	b := enqueue(t, ctx, q, Req(job.PriorityNormal, 2)) // no callback
+	c := enqueue(t, ctx, q, r)
+	for range 2 {
+		l := lease(t, ctx, q, time.Second)
+		if err := q.Complete(ctx, l, accepted("")); err != nil {
+			t.Fatalf("Complete: %v", err)
+		}
+	}
+	if _, err := q.Cancel(ctx, c.ID); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	var items []queue.FeedItem
+	for len(items) < 2 {
+		got, err := q.ReadCallbacks(ctx, "g1", 10, 5*time.Second)
+		if err != nil || len(got) == 0 {
+			t.Fatalf("ReadCallbacks = %+v, %v after %d items; want the two with a callback_url", got, err, len(items))
+		}
+		items = append(items, got...)
+	}
+	ids := map[string]bool{}
+	for _, it := range items {
+		if it.ID == "" || (it.Submission.ID != a.ID && it.Submission.ID != c.ID) {
+			t.Fatalf("callback item %+v, want %s or %s (not %s, which has no callback_url)", it, a.ID, c.ID, b.ID)
+		}
+		ids[it.Submission.ID] = true
+	}
+	if len(ids) != 2 {
+		t.Fatalf("callback items %+v, want one per submission", items)
+	}
+	st := job.CallbackState{Status: job.CallbackDelivered, Attempts: 2, LastError: "503", LastAttemptAt: time.Now().UTC().Truncate(time.Millisecond)}
+	if err := q.RecordCallback(ctx, a.ID, st); err != nil {
+		t.Fatalf("RecordCallback: %v", err)
+	}
+	if got, err := q.Get(ctx, a.ID); err != nil || got.Callback == nil || *got.Callback != st {
+		t.Fatalf("Get after RecordCallback = %+v, %v; want callback %+v", got.Callback, err, st)
+	}
+	if err := q.RecordCallback(ctx, job.NewID(time.Now()), st); !errors.Is(err, queue.ErrNotFound) {
+		t.Fatalf("RecordCallback(unknown) = %v, want ErrNotFound", err)
+	}
+	if err := q.AckCallbacks(ctx, items[0].ID, items[1].ID); err != nil {
+		t.Fatalf("AckCallbacks: %v", err)
+	}
+	if rest, err := q.ReadCallbacks(ctx, "g2", 10, 300*time.Millisecond); err != nil || len(rest) != 0 {
+		t.Fatalf("ReadCallbacks after acking everything = %+v, %v; want nothing", rest, err)
 	}
 }
