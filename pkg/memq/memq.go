@@ -630,7 +630,8 @@ func (q *Queue) Read(ctx context.Context, _ string, max int, block time.Duration
 func (q *Queue) Ack(_ context.Context, ids ...string) error { return q.ack(q.results, ids) }
 
 // ReadCallbacks implements queue.CallbackFeed.
-func (q *Queue) ReadCallbacks(ctx context.Context, _ string, max int, block time.Duration) ([]queue.FeedItem, error) {
+// Items are not per consumer here: resume changes nothing.
+func (q *Queue) ReadCallbacks(ctx context.Context, _ string, max int, block time.Duration, _ bool) ([]queue.FeedItem, error) {
 	return q.read(ctx, q.callbacks, max, block)
 }
 

@@ -104,10 +104,11 @@ type Queue interface {
 // CallbackFeed is the durable list of callbacks to deliver: one item per
 // submission with a callback_url that reached a final status. Delivery is
 // at-least-once, as ResultFeed's: an item read but not acknowledged goes
-// to the same consumer name again after a restart, or to another consumer
-// after the feed's redelivery time. Items carry only the submission's id.
+// to another consumer after the feed's redelivery time, or at once to the
+// same consumer name when it reads with resume (its first read after a
+// restart). Items carry only the submission's id.
 type CallbackFeed interface {
-	ReadCallbacks(ctx context.Context, consumer string, max int, block time.Duration) ([]FeedItem, error)
+	ReadCallbacks(ctx context.Context, consumer string, max int, block time.Duration, resume bool) ([]FeedItem, error)
 	AckCallbacks(ctx context.Context, ids ...string) error
 	// RecordCallback stores the callback's delivery state with the
 	// submission (ErrNotFound once the queue no longer holds it).

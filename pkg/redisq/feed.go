@@ -28,12 +28,14 @@ type streamFeed struct {
 	// decode turns an entry's fields into the item's submission.
 	decode func(map[string]string) (job.Submission, error)
 
-	mu   sync.Mutex
-	done map[string]bool // consumers whose own pending entries were re-read
+	mu sync.Mutex
+	// pos is where each consumer's re-reading of its own pending entries
+	// stands: absent is from the start ("0"), "" is done.
+	pos map[string]string
 }
 
 func newStreamFeed(name, stream, group string, decode func(map[string]string) (job.Submission, error)) *streamFeed {
-	return &streamFeed{name: name, stream: stream, group: group, decode: decode, done: map[string]bool{}}
+	return &streamFeed{name: name, stream: stream, group: group, decode: decode, pos: map[string]string{}}
 }
 
 // decodeID reads a callbacks entry: the submission's id alone.
@@ -54,8 +56,15 @@ func (q *Queue) Read(ctx context.Context, consumerName string, max int, block ti
 // Ack implements queue.ResultFeed: acknowledged entries are deleted.
 func (q *Queue) Ack(ctx context.Context, ids ...string) error { return q.ackFeed(ctx, q.resFeed, ids) }
 
-// ReadCallbacks implements queue.CallbackFeed, as Read does.
-func (q *Queue) ReadCallbacks(ctx context.Context, consumerName string, max int, block time.Duration) ([]queue.FeedItem, error) {
+// ReadCallbacks implements queue.CallbackFeed, as Read does; resume (a
+// consumer that restarted while this process did not) re-reads the
+// consumer's unacknowledged entries first.
+func (q *Queue) ReadCallbacks(ctx context.Context, consumerName string, max int, block time.Duration, resume bool) ([]queue.FeedItem, error) {
+	if resume {
+		q.cbFeed.mu.Lock()
+		delete(q.cbFeed.pos, consumerName)
+		q.cbFeed.mu.Unlock()
+	}
 	return q.readFeed(ctx, q.cbFeed, consumerName, max, block)
 }
 
@@ -88,16 +97,27 @@ func (q *Queue) readFeed(ctx context.Context, f *streamFeed, consumerName string
 		return nil, redisErr(err)
 	}
 	f.mu.Lock()
-	done := f.done[consumerName]
+	from, ok := f.pos[consumerName]
+	if !ok {
+		from = "0"
+	}
 	f.mu.Unlock()
-	if !done {
-		items, err := q.readGroup(ctx, f, consumerName, max, -1, "0")
-		if err != nil || len(items) > 0 {
-			return items, err
+	if from != "" {
+		// Each pending entry once: the next read goes on after the last.
+		items, err := q.readGroup(ctx, f, consumerName, max, -1, from)
+		if err != nil {
+			return nil, err
 		}
 		f.mu.Lock()
-		f.done[consumerName] = true
+		if len(items) > 0 {
+			f.pos[consumerName] = items[len(items)-1].ID
+		} else {
+			f.pos[consumerName] = ""
+		}
 		f.mu.Unlock()
+		if len(items) > 0 {
+			return items, nil
+		}
 	}
 	deadline := time.Now().Add(block)
 	for {
@@ -164,7 +184,7 @@ func (q *Queue) readGroup(ctx context.Context, f *streamFeed, consumerName strin
 			for _, s := range streams {
 				if len(s.Messages) > 0 {
 					f.mu.Lock()
-					delete(f.done, consumerName)
+					delete(f.pos, consumerName)
 					f.mu.Unlock()
 					return
 				}

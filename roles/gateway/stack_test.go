@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +34,9 @@ import (
 type stack struct {
 	*gatewaytest.Bundle
 	queue queue.Queue
+	// gwCfg and gwDeps built the gateway (to start another one).
+	gwCfg  gateway.Config
+	gwDeps gateway.Deps
 	// release lets the worker finish the jobs it holds ("hold" sources).
 	release chan struct{}
 }
@@ -44,6 +49,8 @@ type stackOpts struct {
 	redis bool
 	// redisURL runs the queue on this (private) Redis instead.
 	redisURL string
+	// gateway adjusts the gateway's configuration.
+	gateway func(*gateway.Config)
 }
 
 func newStack(t *testing.T, o stackOpts) *stack {
@@ -88,11 +95,15 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	} else {
 		deps.Queue, deps.Store = qr.Queue(), sr.Store()
 	}
+	if o.gateway != nil {
+		o.gateway(&cfg)
+	}
 	gw, err := gateway.New(cfg, log, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{Bundle: gatewaytest.Serve(t, &gatewaytest.Bundle{}, gw), queue: qr.Queue(), release: make(chan struct{})}
+	s := &stack{Bundle: gatewaytest.Serve(t, &gatewaytest.Bundle{}, gw), queue: qr.Queue(), release: make(chan struct{}),
+		gwCfg: cfg, gwDeps: deps}
 	if !o.noWorker {
 		run(s.work)
 	}
@@ -348,4 +359,83 @@ func TestStackReplayedPostIsMarked(t *testing.T) {
 			t.Fatalf("a new key's answer has Idempotent-Replayed: %q", got)
 		}
 	})
+}
+
+// A callback whose receiver is down while the gateway restarts is
+// delivered, once, when the receiver is back: delivery is driven from the
+// queue's callbacks feed, and the restarted gateway (same consumer name)
+// takes up what the stopped one held, counting its attempts.
+func TestStackCallbackSurvivesGatewayRestart(t *testing.T) {
+	t.Parallel()
+	var up atomic.Bool
+	var delivered atomic.Int32
+	got := make(chan []byte, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		delivered.Add(1)
+		got <- body
+	}))
+	t.Cleanup(hook.Close)
+	s := newStack(t, stackOpts{viaHTTP: true, redis: true, gateway: func(c *gateway.Config) {
+		c.CallbackAllowPrivate = true
+		c.CallbackConsumer = "gw-restart"
+		c.CallbackAttempts = 1000
+		c.CallbackBackoff = 20 * time.Millisecond
+		c.CallbackMaxBackoff = 100 * time.Millisecond
+	}})
+	var c native.SubmissionCreated
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "POST", "/v1/submissions", map[string]any{
+		"language": "python", "source": "x", "stdin": "called back", "callback_url": hook.URL + "/hook"}), 201), &c)
+	pending := waitSubmission(t, s.Bundle, c.ID, func(sub native.Submission) bool {
+		return sub.Callback != nil && sub.Callback.Attempts >= 2
+	})
+	if pending.Callback.Status != job.CallbackPending || pending.Callback.LastError == "" {
+		t.Fatalf("callback state while the receiver is down: %+v, want pending with the last error", pending.Callback)
+	}
+	s.Stop() // the gateway goes away with the callback undelivered
+
+	gw, err := gateway.New(s.gwCfg, gatewaytest.Logger(t), s.gwDeps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := gatewaytest.Serve(t, &gatewaytest.Bundle{}, gw)
+	up.Store(true)
+	var sub native.Submission
+	if err := json.Unmarshal(gatewaytest.WaitFor(t, got), &sub); err != nil {
+		t.Fatal(err)
+	}
+	if sub.ID != c.ID || sub.Status != job.StatusAccepted || sub.Result.Run.Stdout.Text != "called back" {
+		t.Fatalf("callback body %+v, want the submission with its own output", sub)
+	}
+	done := waitSubmission(t, b, c.ID, func(sub native.Submission) bool {
+		return sub.Callback != nil && sub.Callback.Status == job.CallbackDelivered
+	})
+	if done.Callback.Attempts <= pending.Callback.Attempts {
+		t.Fatalf("attempts %d after the restart, want more than the %d made before", done.Callback.Attempts, pending.Callback.Attempts)
+	}
+	time.Sleep(300 * time.Millisecond) // a duplicate delivery would come within its backoff
+	if n := delivered.Load(); n != 1 {
+		t.Fatalf("receiver got %d deliveries, want 1", n)
+	}
+}
+
+// waitSubmission polls GET /v1/submissions/{id} until ok holds (10 s).
+func waitSubmission(t *testing.T, b *gatewaytest.Bundle, id string, ok func(native.Submission) bool) native.Submission {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var sub native.Submission
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/v1/submissions/"+id, nil), 200), &sub)
+		if ok(sub) {
+			return sub
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("submission %s never got there: %+v (callback %+v)", id, sub, sub.Callback)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -282,7 +282,7 @@ func (a *api) readCallbacks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	block := min(time.Duration(req.BlockMs)*time.Millisecond, a.maxWait)
-	items, err := a.q.ReadCallbacks(r.Context(), req.Consumer, req.Max, block)
+	items, err := a.q.ReadCallbacks(r.Context(), req.Consumer, req.Max, block, req.Resume)
 	if err != nil {
 		a.fail(w, r, err)
 		return

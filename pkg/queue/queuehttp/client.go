@@ -108,10 +108,10 @@ func (c *Client) Fail(ctx context.Context, l *queue.Lease, a job.Attempt, res jo
 }
 
 // ReadCallbacks implements queue.CallbackFeed.
-func (c *Client) ReadCallbacks(ctx context.Context, consumer string, max int, block time.Duration) ([]queue.FeedItem, error) {
+func (c *Client) ReadCallbacks(ctx context.Context, consumer string, max int, block time.Duration, resume bool) ([]queue.FeedItem, error) {
 	var items []queue.FeedItem
 	err := c.do(ctx, http.MethodPost, "/queue/v1/callbacks/read",
-		FeedReadRequest{Consumer: consumer, Max: max, BlockMs: block.Milliseconds()}, &items)
+		FeedReadRequest{Consumer: consumer, Max: max, BlockMs: block.Milliseconds(), Resume: resume}, &items)
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}

@@ -68,6 +68,9 @@ type FeedReadRequest struct {
 	Consumer string `json:"consumer"`
 	Max      int    `json:"max"`
 	BlockMs  int64  `json:"block_ms"`
+	// Resume: first the items this consumer read before and never
+	// acknowledged (it restarted).
+	Resume bool `json:"resume,omitempty"`
 }
 
 // FeedAckRequest acknowledges feed items.

@@ -817,7 +817,7 @@ func testCallbackFeed(t *testing.T, newQ Factory) {
 	}
 	var items []queue.FeedItem
 	for len(items) < 2 {
-		got, err := q.ReadCallbacks(ctx, "g1", 10, 5*time.Second)
+		got, err := q.ReadCallbacks(ctx, "g1", 10, 5*time.Second, len(items) == 0)
 		if err != nil || len(got) == 0 {
 			t.Fatalf("ReadCallbacks = %+v, %v after %d items; want the two with a callback_url", got, err, len(items))
 		}
@@ -846,7 +846,7 @@ func testCallbackFeed(t *testing.T, newQ Factory) {
 	if err := q.AckCallbacks(ctx, items[0].ID, items[1].ID); err != nil {
 		t.Fatalf("AckCallbacks: %v", err)
 	}
-	if rest, err := q.ReadCallbacks(ctx, "g2", 10, 300*time.Millisecond); err != nil || len(rest) != 0 {
+	if rest, err := q.ReadCallbacks(ctx, "g2", 10, 300*time.Millisecond, false); err != nil || len(rest) != 0 {
 		t.Fatalf("ReadCallbacks after acking everything = %+v, %v; want nothing", rest, err)
 	}
 }

@@ -17,9 +17,6 @@ import (
 // submissions.
 var errTooManyInFlight = errors.New("too many submissions in flight")
 
-// errCallbacksFull: too many callbacks are waiting for delivery.
-var errCallbacksFull = errors.New("too many callbacks pending")
-
 // ProblemFor maps an error from the queue, the store or the gateway itself
 // to the problem the client sees. It is the only place that decides status
 // codes for errors.
@@ -29,9 +26,6 @@ func ProblemFor(err error) httpx.Problem {
 	case errors.Is(err, queue.ErrFull):
 		return httpx.Problem{Status: http.StatusServiceUnavailable, Title: "queue full", Code: "queue_full",
 			Detail: "the queue holds its maximum number of jobs; retry later", RetryAfter: retryAfter(err, 2*time.Second)}
-	case errors.Is(err, errCallbacksFull):
-		return httpx.Problem{Status: http.StatusServiceUnavailable, Title: "callbacks backlog full", Code: "callbacks_full",
-			Detail: "too many callbacks are waiting for delivery; retry later", RetryAfter: 2 * time.Second}
 	case errors.Is(err, errTooManyInFlight):
 		return httpx.Problem{Status: http.StatusTooManyRequests, Title: "too many submissions in flight", Code: "too_many_in_flight",
 			Detail: err.Error(), RetryAfter: time.Second}

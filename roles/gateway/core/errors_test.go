@@ -21,7 +21,6 @@ func TestProblemForMapsSentinels(t *testing.T) {
 		code   string
 	}{
 		{fmt.Errorf("x: %w", errTooManyInFlight), 429, "too_many_in_flight"},
-		{errCallbacksFull, 503, "callbacks_full"},
 		{&httpx.Problem{Status: 500, Title: "boom"}, 502, "upstream"},
 		{&httpx.Problem{Status: 400, Title: "bad", Code: "x"}, 400, "x"},
 		{fmt.Errorf("plain"), 500, "internal"},

@@ -86,33 +86,20 @@ func (s *Service) Invalid(w http.ResponseWriter, req *http.Request, errs []httpx
 	WriteProblem(w, req, *ValidationProblem(errs), api)
 }
 
-// Enqueue queues a validated request under the caller's in-flight cap and
-// registers its callback, rendered by the renderer of the request's API.
+// Enqueue queues a validated request under the caller's in-flight cap. Its
+// callback, if any, is the queue's to schedule when it finishes (once, also
+// for a replayed request), rendered by the renderer of the request's API.
 func (s *Service) Enqueue(ctx context.Context, c Caller, jr job.Request) (job.Submission, error) {
 	max := s.cfg.MaxInFlight
 	if err := s.inflight.reserve(ctx, s.queue, c.limitKey, 1, max); err != nil {
 		return job.Submission{}, err
 	}
-	if jr.CallbackURL != "" && !s.cb.reserve() {
-		s.inflight.release(c.limitKey, 1, max)
-		return job.Submission{}, errCallbacksFull
-	}
 	sub, err := s.queue.Enqueue(ctx, jr)
 	if err != nil {
 		s.inflight.release(c.limitKey, 1, max)
-		if jr.CallbackURL != "" {
-			s.cb.unreserve()
-		}
 		return job.Submission{}, err
 	}
 	s.inflight.commit(c.limitKey, sub.ID, max)
-	switch {
-	case jr.CallbackURL == "":
-	case sub.Replayed:
-		s.cb.unreserve() // the first request's callback is under way
-	default:
-		s.cb.add(callbackItem{id: sub.ID, url: jr.CallbackURL, api: apiOf(jr)})
-	}
 	s.metrics.submissions.WithLabelValues(jr.Language, apiOf(jr)).Inc()
 	return sub, nil
 }

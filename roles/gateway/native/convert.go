@@ -48,6 +48,7 @@ func toSubmission(s job.Submission) Submission {
 		Metadata:   s.Request.Metadata,
 		Attempts:   s.Attempts,
 		History:    s.History,
+		Callback:   s.Callback,
 		CreatedAt:  s.CreatedAt,
 		UpdatedAt:  s.UpdatedAt,
 		FinishedAt: s.FinishedAt,
