@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,7 +73,9 @@ func (c *cluster) args(role string) []string {
 func (c *cluster) start(role string) {
 	c.t.Helper()
 	args := append([]string{role, "--host", "127.0.0.1", "--port", fmt.Sprint(c.ports[role]), "--log-format", "json"}, c.args(role)...)
-	c.procs[role] = testenv.StartProc(c.t, c.bin, nil, args...)
+	// GOMEMLIMIT as compose.yaml sets it, so the memory budget is measured
+	// as deployed.
+	c.procs[role] = testenv.StartProc(c.t, c.bin, []string{"GOMEMLIMIT=12MiB"}, args...)
 	testenv.WaitHTTP(c.t, c.url(role)+"/health", http.StatusOK, 60*time.Second)
 }
 
@@ -150,7 +155,15 @@ func TestChaos(t *testing.T) {
 		{"kill -9 storage", func() { c.procs["storage"].Kill(); c.start("storage") }},
 		{"kill -9 queue", func() { c.procs["queue"].Kill(); c.start("queue") }},
 		{"kill -9 redis-server", func() { c.redis.Kill(); c.redis.Start() }},
-		{"PostgreSQL stopped 10 s", func() { c.pg.Stop(); time.Sleep(faultDown); c.pg.Start() }},
+		{"PostgreSQL stopped 10 s", func() {
+			// Storage's peak RSS is measured from here (not its start-up).
+			if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", c.procs["storage"].Pid()), []byte("5"), 0); err != nil {
+				t.Errorf("resetting storage's peak RSS: %v", err)
+			}
+			c.pg.Stop()
+			time.Sleep(faultDown)
+			c.pg.Start()
+		}},
 		{"executor down 10 s", func() { c.procs["executor"].Kill(); time.Sleep(faultDown); c.start("executor") }},
 	}
 	var (
@@ -240,6 +253,17 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("%d submissions, %d faults:\n%s", len(subs), len(faults), tbl.String())
 
+	// Storage lived through the PostgreSQL outage and its catch-up (its
+	// peak was reset when the outage began).
+	if kb, err := peakRSSKB(c.procs["storage"].Pid()); err != nil {
+		t.Errorf("storage peak RSS: %v", err)
+	} else {
+		t.Logf("storage peak RSS (VmHWM) through the PostgreSQL outage and its catch-up: %.1f MB", float64(kb)/1024)
+		if kb > 20*1024 {
+			t.Errorf("storage peak RSS %d kB, budget 20 MB", kb)
+		}
+	}
+
 	// No sandbox left once the executor stops.
 	c.procs["executor"].Signal(syscall.SIGTERM)
 	if _, err := c.procs["executor"].Wait(60 * time.Second); err != nil {
@@ -253,6 +277,20 @@ func TestChaos(t *testing.T) {
 	if len(left) != 0 {
 		t.Errorf("%d sandbox containers left behind", len(left))
 	}
+}
+
+// peakRSSKB reads a process's peak resident set size (VmHWM, kB).
+func peakRSSKB(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
 }
 
 // inFlight counts the jobs the queue holds (queued, delayed, leased).

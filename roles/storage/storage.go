@@ -48,6 +48,7 @@ type Role struct {
 	writeErr  error // last failed write, nil after a success
 	readErr   error // last failed feed read
 	lastWrite time.Time
+	lastTrim  time.Time // last memtrim.Release of an outage (consumer.go)
 }
 
 // New builds the role. It does not connect to PostgreSQL yet: Work migrates
