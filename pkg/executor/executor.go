@@ -15,6 +15,12 @@ import (
 // ErrBusy: every slot is taken; retry after RetryAfter.
 var ErrBusy = errors.New("executor busy")
 
+// ErrUnavailable: the executor cannot run the job now (its Docker Engine
+// is down, the job's image is missing, the language is not configured
+// here). The platform's failure, not the job's: workers run the job later
+// or elsewhere.
+var ErrUnavailable = errors.New("executor unavailable")
+
 // BusyError carries how long to wait before retrying.
 type BusyError struct{ RetryAfter time.Duration }
 
@@ -34,10 +40,13 @@ func (c Capacity) Free() int { return c.Slots - c.Busy }
 type Executor interface {
 	// Execute runs j to completion and returns its result. User-caused
 	// failures are verdicts in the result, not errors; an error means the job
-	// could not be run (ErrBusy, or ctx ended). Cancelling ctx kills the job.
+	// could not be run (ErrBusy, ErrUnavailable, or ctx ended). Cancelling
+	// ctx kills the job.
 	Execute(ctx context.Context, j job.Job) (job.Result, error)
 	// Cancel kills the running job with that id, if any.
 	Cancel(ctx context.Context, id string) error
+	// Capacity reports the slots; an error means the executor cannot run
+	// jobs now (workers stop leasing while no executor answers).
 	Capacity(ctx context.Context) (Capacity, error)
 }
 

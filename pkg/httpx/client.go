@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/execbox/app/pkg/outage"
 )
 
 // Client calls another role's internal JSON API.
@@ -18,6 +20,9 @@ type Client struct {
 	HTTP *http.Client
 	// Token, when set, is sent as a bearer token.
 	Token string
+	// Dependency, when set, names the API for people ("the queue"): a
+	// request that cannot reach it fails with an outage.Error naming it.
+	Dependency string
 }
 
 // NewClient returns a client for the API at base ("http://queue:8086").
@@ -63,7 +68,11 @@ func (c *Client) DoStatus(ctx context.Context, method, path string, in, out any)
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", method, c.Base+path, err)
+		err = fmt.Errorf("%s %s: %w", method, c.Base+path, err)
+		if c.Dependency != "" && ctx.Err() == nil && outage.IsConnection(err) {
+			err = outage.Wrap(c.Dependency, err)
+		}
+		return 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

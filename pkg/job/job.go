@@ -227,12 +227,72 @@ type Result struct {
 // Submission is a job as the outside sees it: its request, its current
 // status and, once final, its result.
 type Submission struct {
-	ID         string    `json:"id"`
-	Status     Status    `json:"status"`
-	Request    Request   `json:"request"`
-	Result     *Result   `json:"result,omitempty"`
-	Attempts   int       `json:"attempts,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at,omitzero"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
+	ID       string  `json:"id"`
+	Status   Status  `json:"status"`
+	Request  Request `json:"request"`
+	Result   *Result `json:"result,omitempty"`
+	Attempts int     `json:"attempts,omitempty"`
+	// History lists the deliveries that did not end the submission (an
+	// executor that could not run it, a failure on a working executor, a
+	// lease that expired), oldest first; the queue keeps the last
+	// MaxHistory of them.
+	History []Attempt `json:"history,omitempty"`
+	// Callback is the delivery state of the callback_url, once a final
+	// status started it (kept by the queue while it holds the submission).
+	Callback   *CallbackState `json:"callback,omitempty"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at,omitzero"`
+	FinishedAt time.Time      `json:"finished_at,omitzero"`
+	// Replayed is set only on the answer of an Enqueue whose idempotency
+	// key was seen before: the submission is the earlier one.
+	Replayed bool `json:"replayed,omitempty"`
+}
+
+// Callback delivery states.
+const (
+	CallbackPending   = "pending"
+	CallbackDelivered = "delivered"
+	// CallbackFailed is the callback's dead-letter state: every attempt
+	// failed, or the receiver refused it for good (4xx, a refused address).
+	CallbackFailed = "failed"
+)
+
+// CallbackState is how the delivery of a submission's callback went.
+type CallbackState struct {
+	Status        string    `json:"status" doc:"pending, delivered or failed."`
+	Attempts      int       `json:"attempts" doc:"Delivery attempts so far."`
+	LastError     string    `json:"last_error,omitempty" doc:"Why the last attempt failed."`
+	LastAttemptAt time.Time `json:"last_attempt_at,omitzero"`
+}
+
+// Outcomes of an Attempt.
+const (
+	// OutcomeUnavailable: no executor could run the job (unreachable,
+	// answering 5xx, its sandbox could not start). The platform's failure:
+	// it does not count against the job.
+	OutcomeUnavailable = "executor_unavailable"
+	// OutcomeFailed: a working executor ran the job and reported
+	// internal_error. Counted: a job fails for good after a bounded number.
+	OutcomeFailed = "failed"
+	// OutcomeLeaseExpired: the worker holding the job stopped heartbeating
+	// (it died); counted by the queue's MaxDeliveries.
+	OutcomeLeaseExpired = "lease_expired"
+	// OutcomeDeadline: the job kept failing past the worker's retry
+	// deadline and was dead-lettered.
+	OutcomeDeadline = "deadline"
+)
+
+// MaxHistory is how many attempts a submission's History keeps.
+const MaxHistory = 20
+
+// Attempt is one delivery of a submission that did not end it, or the one
+// that dead-lettered it.
+type Attempt struct {
+	// N is the delivery number (Job.Attempt).
+	N        int       `json:"n" doc:"Delivery number, from 1."`
+	At       time.Time `json:"at" doc:"When the delivery ended."`
+	Outcome  string    `json:"outcome" doc:"executor_unavailable, failed, lease_expired or deadline."`
+	Worker   string    `json:"worker,omitempty" doc:"The worker that held the job."`
+	Executor string    `json:"executor,omitempty" doc:"The executor that ran it, when one did."`
+	Error    string    `json:"error,omitempty" doc:"What went wrong."`
 }

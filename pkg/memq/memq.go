@@ -79,8 +79,10 @@ type entry struct {
 	token    string
 	expires  time.Time
 	timer    *time.Timer
-	fails    int
+	fails    int // expired deliveries
+	xfails   int // failures on a working executor (Retry with job.OutcomeFailed)
 	queuedAt time.Time
+	delayed  bool // handed back by Retry, waiting for its back-off
 	dead     bool
 	finElem  *list.Element
 }
@@ -101,16 +103,37 @@ type Queue struct {
 	idem     map[string]string
 	queues   [len(job.Priorities)]*list.List
 	leased   int64
+	delayed  int64
 	dead     map[string]*entry
 	finished *list.List // *entry in finishing order
 	leaseN   uint64
 
-	feedSeq      uint64
-	feedPending  *list.List // *feedEntry not yet delivered
-	feedInflight map[string]*feedEntry
-	feedSig      chan struct{}
+	results   *feed // finished submissions, for storage
+	callbacks *feed // finished submissions with a callback_url, for gateways
 
 	live liveStreams // live output and input (live.go)
+}
+
+// feed is a list of items read at least once: pending ones not yet
+// delivered, in-flight ones delivered but not acknowledged (delivered
+// again after FeedRedeliver). Its fields are guarded by Queue.mu.
+type feed struct {
+	seq      uint64
+	pending  *list.List // *feedEntry not yet delivered
+	inflight map[string]*feedEntry
+	sig      chan struct{} // closed and replaced by each push
+}
+
+func newFeed() *feed {
+	return &feed{pending: list.New(), inflight: map[string]*feedEntry{}, sig: make(chan struct{})}
+}
+
+// push adds an item for s; q.mu must be held.
+func (f *feed) push(s job.Submission) {
+	f.seq++
+	f.pending.PushBack(&feedEntry{item: queue.FeedItem{ID: strconv.FormatUint(f.seq, 10), Submission: s}})
+	close(f.sig)
+	f.sig = make(chan struct{})
 }
 
 var (
@@ -122,15 +145,14 @@ var (
 func New(ctx context.Context, opts Options) (*Queue, error) {
 	opts.defaults()
 	q := &Queue{
-		opts:         opts,
-		hub:          notify.NewHub(),
-		subs:         map[string]*entry{},
-		idem:         map[string]string{},
-		dead:         map[string]*entry{},
-		finished:     list.New(),
-		feedPending:  list.New(),
-		feedInflight: map[string]*feedEntry{},
-		feedSig:      make(chan struct{}),
+		opts:      opts,
+		hub:       notify.NewHub(),
+		subs:      map[string]*entry{},
+		idem:      map[string]string{},
+		dead:      map[string]*entry{},
+		finished:  list.New(),
+		results:   newFeed(),
+		callbacks: newFeed(),
 	}
 	for i := range q.queues {
 		q.queues[i] = list.New()
@@ -190,7 +212,9 @@ func (q *Queue) Enqueue(ctx context.Context, req job.Request) (job.Submission, e
 	if k := req.IdempotencyKey; k != "" {
 		if id, ok := q.idem[k]; ok {
 			if e, ok := q.subs[id]; ok {
-				return e.sub, nil
+				s := e.sub
+				s.Replayed = true
+				return s, nil
 			}
 		}
 	}
@@ -298,6 +322,8 @@ func (q *Queue) take() *queue.Lease {
 			Token:     e.token,
 			ExpiresAt: e.expires,
 			QueuedAt:  e.queuedAt,
+			CreatedAt: e.sub.CreatedAt,
+			Failures:  e.xfails,
 		}
 	}
 	return nil
@@ -318,6 +344,7 @@ func (q *Queue) expire(id, token string) {
 	q.leased--
 	e.token, e.timer = "", nil
 	e.fails++
+	record(e, job.Attempt{N: e.sub.Attempts, At: q.now(), Outcome: job.OutcomeLeaseExpired})
 	if e.fails >= q.opts.MaxDeliveries {
 		e.dead = true
 		q.dead[id] = e
@@ -331,6 +358,16 @@ func (q *Queue) expire(id, token string) {
 func deadMessage(n int) string {
 	return fmt.Sprintf("job was delivered %d times and every delivery's lease expired without a result "+
 		"(the worker died or stopped heartbeating); moved to the dead-letter list", n)
+}
+
+// record appends a to e's history, keeping the last job.MaxHistory. The
+// slice is always new: copies of e.sub handed out share the old one.
+func record(e *entry, a job.Attempt) {
+	h := e.sub.History
+	if len(h) >= job.MaxHistory {
+		h = h[len(h)-job.MaxHistory+1:]
+	}
+	e.sub.History = append(append(make([]job.Attempt, 0, len(h)+1), h...), a)
 }
 
 // requeueFront puts a job that was leased back at the head of its priority.
@@ -360,11 +397,10 @@ func (q *Queue) finish(e *entry, res job.Result) {
 	e.sub.FinishedAt = now
 	e.finElem = q.finished.PushBack(e)
 	q.prune(now)
-	q.feedSeq++
-	fid := strconv.FormatUint(q.feedSeq, 10)
-	q.feedPending.PushBack(&feedEntry{item: queue.FeedItem{ID: fid, Submission: e.sub}})
-	close(q.feedSig)
-	q.feedSig = make(chan struct{})
+	q.results.push(e.sub)
+	if e.sub.Request.CallbackURL != "" {
+		q.callbacks.push(job.Submission{ID: e.sub.ID})
+	}
 	q.hub.Notify(e.sub.ID)
 }
 
@@ -447,6 +483,66 @@ func (q *Queue) Release(_ context.Context, l *queue.Lease) error {
 	return nil
 }
 
+// Retry implements queue.Queue.
+func (q *Queue) Retry(_ context.Context, l *queue.Lease, a job.Attempt, after time.Duration) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e, err := q.lookup(l)
+	if err != nil {
+		return err
+	}
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	e.token = ""
+	q.leased--
+	record(e, a)
+	if a.Outcome == job.OutcomeFailed {
+		e.xfails++
+	}
+	e.sub.Status, e.sub.UpdatedAt = job.StatusQueued, q.now()
+	e.delayed = true
+	q.delayed++
+	id := e.sub.ID
+	e.timer = time.AfterFunc(max(after, 0), func() { q.ready(id, e) })
+	q.hub.Notify(id)
+	return nil
+}
+
+// ready queues a job whose Retry back-off is over.
+func (q *Queue) ready(id string, e *entry) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.subs[id] != e || !e.delayed {
+		return
+	}
+	e.delayed, e.timer = false, nil
+	q.delayed--
+	e.queuedAt = q.now()
+	e.elem = q.queues[e.prio].PushBack(e)
+	q.hub.WorkArrived()
+}
+
+// Fail implements queue.Queue.
+func (q *Queue) Fail(_ context.Context, l *queue.Lease, a job.Attempt, res job.Result) error {
+	if !res.Status.Final() {
+		return fmt.Errorf("memq: fail with non-final status %q", res.Status)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e, err := q.lookup(l)
+	if err != nil {
+		return err
+	}
+	q.leased--
+	record(e, a)
+	e.dead = true
+	q.dead[e.sub.ID] = e
+	q.finish(e, res)
+	q.opts.Log.Warn("job dead-lettered", "id", e.sub.ID, "outcome", a.Outcome, "err", a.Error)
+	return nil
+}
+
 // Cancel implements queue.Queue.
 func (q *Queue) Cancel(_ context.Context, id string) (job.Submission, error) {
 	q.mu.Lock()
@@ -457,8 +553,13 @@ func (q *Queue) Cancel(_ context.Context, id string) (job.Submission, error) {
 	}
 	switch e.sub.Status {
 	case job.StatusQueued:
-		q.queues[e.prio].Remove(e.elem)
-		e.elem = nil
+		if e.delayed {
+			e.delayed = false
+			q.delayed--
+		} else {
+			q.queues[e.prio].Remove(e.elem)
+			e.elem = nil
+		}
 	case job.StatusRunning:
 		q.leased-- // the token stays, so the holder's Extend sees ErrCanceled
 	default:
@@ -498,7 +599,7 @@ func (q *Queue) Requeue(_ context.Context, id string) error {
 		q.finished.Remove(e.finElem)
 		e.finElem = nil
 	}
-	e.dead, e.fails = false, 0
+	e.dead, e.fails, e.xfails = false, 0, 0
 	e.sub.Result, e.sub.FinishedAt = nil, time.Time{}
 	now := q.now()
 	e.sub.Status, e.sub.UpdatedAt, e.queuedAt = job.StatusQueued, now, now
@@ -512,7 +613,7 @@ func (q *Queue) Requeue(_ context.Context, id string) error {
 func (q *Queue) Stats(context.Context) (queue.Stats, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	st := queue.Stats{Depth: map[job.Priority]int64{}, Leased: q.leased, DeadLetters: int64(len(q.dead))}
+	st := queue.Stats{Depth: map[job.Priority]int64{}, Leased: q.leased, Delayed: q.delayed, DeadLetters: int64(len(q.dead))}
 	for i, p := range job.Priorities {
 		st.Depth[p] = int64(q.queues[i].Len())
 	}
@@ -521,7 +622,35 @@ func (q *Queue) Stats(context.Context) (queue.Stats, error) {
 }
 
 // Read implements queue.ResultFeed.
-func (q *Queue) Read(ctx context.Context, consumer string, max int, block time.Duration) ([]queue.FeedItem, error) {
+func (q *Queue) Read(ctx context.Context, _ string, max int, block time.Duration) ([]queue.FeedItem, error) {
+	return q.read(ctx, q.results, max, block)
+}
+
+// Ack implements queue.ResultFeed.
+func (q *Queue) Ack(_ context.Context, ids ...string) error { return q.ack(q.results, ids) }
+
+// ReadCallbacks implements queue.CallbackFeed.
+// Items are not per consumer here: resume changes nothing.
+func (q *Queue) ReadCallbacks(ctx context.Context, _ string, max int, block time.Duration, _ bool) ([]queue.FeedItem, error) {
+	return q.read(ctx, q.callbacks, max, block)
+}
+
+// AckCallbacks implements queue.CallbackFeed.
+func (q *Queue) AckCallbacks(_ context.Context, ids ...string) error { return q.ack(q.callbacks, ids) }
+
+// RecordCallback implements queue.CallbackFeed.
+func (q *Queue) RecordCallback(_ context.Context, id string, st job.CallbackState) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e, ok := q.subs[id]
+	if !ok {
+		return queue.ErrNotFound
+	}
+	e.sub.Callback = &st
+	return nil
+}
+
+func (q *Queue) read(ctx context.Context, f *feed, max int, block time.Duration) ([]queue.FeedItem, error) {
 	if max <= 0 {
 		max = 1
 	}
@@ -531,7 +660,7 @@ func (q *Queue) Read(ctx context.Context, consumer string, max int, block time.D
 		now := q.now()
 		var out []queue.FeedItem
 		next := time.Duration(-1)
-		for _, fe := range q.feedInflight {
+		for _, fe := range f.inflight {
 			if len(out) >= max {
 				break
 			}
@@ -544,13 +673,13 @@ func (q *Queue) Read(ctx context.Context, consumer string, max int, block time.D
 			fe.delivered = now
 			out = append(out, fe.item)
 		}
-		for len(out) < max && q.feedPending.Len() > 0 {
-			fe := q.feedPending.Remove(q.feedPending.Front()).(*feedEntry)
+		for len(out) < max && f.pending.Len() > 0 {
+			fe := f.pending.Remove(f.pending.Front()).(*feedEntry)
 			fe.delivered = now
-			q.feedInflight[fe.item.ID] = fe
+			f.inflight[fe.item.ID] = fe
 			out = append(out, fe.item)
 		}
-		sig := q.feedSig
+		sig := f.sig
 		q.mu.Unlock()
 		if len(out) > 0 {
 			sort.Slice(out, func(i, j int) bool { return feedLess(out[i].ID, out[j].ID) })
@@ -581,12 +710,11 @@ func feedLess(a, b string) bool {
 	return x < y
 }
 
-// Ack implements queue.ResultFeed.
-func (q *Queue) Ack(_ context.Context, ids ...string) error {
+func (q *Queue) ack(f *feed, ids []string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, id := range ids {
-		delete(q.feedInflight, id)
+		delete(f.inflight, id)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/outage"
 	"github.com/execbox/app/pkg/store"
 	"github.com/execbox/app/pkg/store/record"
 )
@@ -193,8 +194,15 @@ func (c *columns) args() []any {
 // retryable.
 func classify(err error) error {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23")) {
+	switch {
+	case errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23")):
 		return fmt.Errorf("%w: %w", store.ErrInvalid, err)
+	case errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")):
+		// Connection exceptions, shutting down, starting up.
+		return outage.Wrap("PostgreSQL", err)
+	case pe == nil && !errors.Is(err, context.Canceled):
+		// No answer from the server at all (refused, reset, timed out).
+		return outage.Wrap("PostgreSQL", err)
 	}
 	return err
 }
@@ -210,7 +218,7 @@ func (s *Store) Get(ctx context.Context, id string) (job.Submission, error) {
 		return job.Submission{}, fmt.Errorf("%w: %s", store.ErrNotFound, id)
 	}
 	if err != nil {
-		return job.Submission{}, fmt.Errorf("pgstore: get %s: %w", id, err)
+		return job.Submission{}, fmt.Errorf("pgstore: get %s: %w", id, classify(err))
 	}
 	return record.Submission(record.Codec(codec), doc)
 }
@@ -255,7 +263,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) (store.Page, error) {
 	q += " ORDER BY finished_at DESC, id DESC LIMIT " + arg(limit+1)
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return store.Page{}, fmt.Errorf("pgstore: list: %w", err)
+		return store.Page{}, fmt.Errorf("pgstore: list: %w", classify(err))
 	}
 	defer rows.Close()
 	page := store.Page{Items: make([]job.Submission, 0, min(limit, 64))}
@@ -270,7 +278,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) (store.Page, error) {
 			doc   []byte
 		)
 		if err := rows.Scan(&codec, &doc, &last.FinishedAt, &last.ID); err != nil {
-			return store.Page{}, fmt.Errorf("pgstore: list: %w", err)
+			return store.Page{}, fmt.Errorf("pgstore: list: %w", classify(err))
 		}
 		sub, err := record.Submission(record.Codec(codec), doc)
 		if err != nil {
@@ -279,7 +287,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) (store.Page, error) {
 		page.Items = append(page.Items, sub)
 	}
 	if err := rows.Err(); err != nil {
-		return store.Page{}, fmt.Errorf("pgstore: list: %w", err)
+		return store.Page{}, fmt.Errorf("pgstore: list: %w", classify(err))
 	}
 	return page, nil
 }
@@ -290,7 +298,7 @@ func (s *Store) Stats(ctx context.Context, since time.Time) (store.Stats, error)
 	rows, err := s.pool.Query(ctx, `SELECT status, language, count(*) FROM submissions
 		WHERE finished_at >= $1 GROUP BY status, language`, record.Micros(since))
 	if err != nil {
-		return st, fmt.Errorf("pgstore: stats: %w", err)
+		return st, fmt.Errorf("pgstore: stats: %w", classify(err))
 	}
 	var (
 		status, lang string
@@ -303,14 +311,14 @@ func (s *Store) Stats(ctx context.Context, since time.Time) (store.Stats, error)
 		return nil
 	})
 	if err != nil {
-		return st, fmt.Errorf("pgstore: stats: %w", err)
+		return st, fmt.Errorf("pgstore: stats: %w", classify(err))
 	}
 	var p50, p95 *float64
 	err = s.pool.QueryRow(ctx, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY run_wall_ms),
 		percentile_cont(0.95) WITHIN GROUP (ORDER BY run_wall_ms)
 		FROM submissions WHERE finished_at >= $1 AND run_wall_ms IS NOT NULL`, record.Micros(since)).Scan(&p50, &p95)
 	if err != nil {
-		return st, fmt.Errorf("pgstore: stats: %w", err)
+		return st, fmt.Errorf("pgstore: stats: %w", classify(err))
 	}
 	if p50 != nil {
 		st.RunP50Ms = *p50

@@ -36,13 +36,21 @@ type Lease struct {
 	// QueuedAt is when this delivery became available (enqueue, release or
 	// re-queue time), for the time-in-queue metric. Zero if unknown.
 	QueuedAt time.Time `json:"queued_at,omitzero"`
+	// CreatedAt is when the submission was accepted (for the worker's
+	// retry deadline). Zero if unknown.
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	// Failures counts the earlier deliveries that failed on a working
+	// executor (job.OutcomeFailed attempts given to Retry).
+	Failures int `json:"failures,omitempty"`
 }
 
 // Stats describes the queue's current load.
 type Stats struct {
-	Depth       map[job.Priority]int64 `json:"depth"`
-	Leased      int64                  `json:"leased"`
-	DeadLetters int64                  `json:"dead_letters"`
+	Depth  map[job.Priority]int64 `json:"depth"`
+	Leased int64                  `json:"leased"`
+	// Delayed counts jobs handed back by Retry that wait for their back-off.
+	Delayed     int64 `json:"delayed"`
+	DeadLetters int64 `json:"dead_letters"`
 	// MaxLength is the most queued jobs the queue accepts (0: unlimited).
 	MaxLength int64 `json:"max_length,omitempty"`
 }
@@ -68,6 +76,15 @@ type Queue interface {
 	// Release hands a leased job back to the queue without counting it as a
 	// failed delivery (a worker shutting down).
 	Release(ctx context.Context, l *Lease) error
+	// Retry hands a leased job back to run again no sooner than after,
+	// appending a to its history. It does not count as an expired delivery;
+	// an attempt with outcome job.OutcomeFailed counts in Lease.Failures.
+	// Canceled, lease-lost: as Extend.
+	Retry(ctx context.Context, l *Lease, a job.Attempt, after time.Duration) error
+	// Fail ends a leased job with res (internal_error), appends a to its
+	// history and puts it on the dead-letter list, where Requeue can take it
+	// back.
+	Fail(ctx context.Context, l *Lease, a job.Attempt, res job.Result) error
 	// Cancel cancels a queued or running submission. ErrFinal if it already
 	// finished; the returned submission has its current status.
 	Cancel(ctx context.Context, id string) (job.Submission, error)
@@ -75,11 +92,27 @@ type Queue interface {
 	// the current state, and closes the channel after the final status or
 	// when ctx ends. ErrNotFound if unknown.
 	Watch(ctx context.Context, id string) (<-chan job.Submission, error)
-	// DeadLetters lists jobs that failed MaxDeliveries times.
+	// DeadLetters lists jobs that failed MaxDeliveries times or were
+	// given up by Fail.
 	DeadLetters(ctx context.Context) ([]job.Submission, error)
 	// Requeue puts a dead-lettered job back in the queue.
 	Requeue(ctx context.Context, id string) error
 	Stats(ctx context.Context) (Stats, error)
+	CallbackFeed
+}
+
+// CallbackFeed is the durable list of callbacks to deliver: one item per
+// submission with a callback_url that reached a final status. Delivery is
+// at-least-once, as ResultFeed's: an item read but not acknowledged goes
+// to another consumer after the feed's redelivery time, or at once to the
+// same consumer name when it reads with resume (its first read after a
+// restart). Items carry only the submission's id.
+type CallbackFeed interface {
+	ReadCallbacks(ctx context.Context, consumer string, max int, block time.Duration, resume bool) ([]FeedItem, error)
+	AckCallbacks(ctx context.Context, ids ...string) error
+	// RecordCallback stores the callback's delivery state with the
+	// submission (ErrNotFound once the queue no longer holds it).
+	RecordCallback(ctx context.Context, id string, st job.CallbackState) error
 }
 
 // Wait blocks until the submission is final or ctx ends, returning its

@@ -52,6 +52,7 @@ import (
 
 	"github.com/execbox/app/pkg/backoff"
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/outage"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/notify"
 )
@@ -74,6 +75,9 @@ type Options struct {
 	DeadLetterTTL time.Duration
 	// FeedGroup is the consumer group on the results stream (default "storage").
 	FeedGroup string
+	// CallbackGroup is the consumer group on the callbacks stream (default
+	// "gateway").
+	CallbackGroup string
 	// FeedRedeliver is how long a feed item read but not acknowledged stays
 	// with its consumer before another consumer claims it (default 1m).
 	FeedRedeliver time.Duration
@@ -117,6 +121,9 @@ func (o *Options) defaults() {
 	if o.FeedGroup == "" {
 		o.FeedGroup = "storage"
 	}
+	if o.CallbackGroup == "" {
+		o.CallbackGroup = "gateway"
+	}
 	if o.FeedRedeliver <= 0 {
 		o.FeedRedeliver = time.Minute
 	}
@@ -154,13 +161,15 @@ type Queue struct {
 	depth    string
 	results  string
 	dead     string
+	delayed  string
 	idemP    string
 	channel  string
 	groupsOK sync.Mutex
 	groups   bool
 
-	feedMu   sync.Mutex
-	feedDone map[string]bool // consumers whose own pending entries were re-read
+	callbacks string
+	resFeed   *streamFeed
+	cbFeed    *streamFeed
 
 	batch      *batcher
 	listenOnce sync.Once
@@ -181,19 +190,22 @@ func New(rdb redis.UniversalClient, opts Options) *Queue {
 	opts.defaults()
 	p := strings.TrimSuffix(opts.Prefix, ":") + ":"
 	q := &Queue{
-		rdb:      rdb,
-		opts:     opts,
-		hub:      notify.NewHub(),
-		streamP:  p + "s:",
-		jobP:     p + "j:",
-		depth:    p + "depth",
-		results:  p + "results",
-		dead:     p + "dead",
-		idemP:    p + "idem:",
-		channel:  p + "ev",
-		feedDone: map[string]bool{},
-		done:     make(chan struct{}),
+		rdb:       rdb,
+		opts:      opts,
+		hub:       notify.NewHub(),
+		streamP:   p + "s:",
+		jobP:      p + "j:",
+		depth:     p + "depth",
+		results:   p + "results",
+		dead:      p + "dead",
+		delayed:   p + "delayed",
+		idemP:     p + "idem:",
+		channel:   p + "ev",
+		callbacks: p + "callbacks",
+		done:      make(chan struct{}),
 	}
+	q.resFeed = newStreamFeed("results", q.results, opts.FeedGroup, decode)
+	q.cbFeed = newStreamFeed("callbacks", q.callbacks, opts.CallbackGroup, decodeID)
 	for i, pr := range job.Priorities {
 		q.streams[i] = q.streamP + string(pr)
 	}
@@ -298,12 +310,33 @@ func (q *Queue) ensureGroups(ctx context.Context, force bool) error {
 	if err := create(q.results, q.opts.FeedGroup); err != nil {
 		return err
 	}
+	if err := create(q.callbacks, q.opts.CallbackGroup); err != nil {
+		return err
+	}
 	q.groups = true
 	return nil
 }
 
+// redisErr marks a failure to reach Redis (or a Redis still loading its
+// data) as an outage of Redis, which the gateway answers with 503 naming it.
+func redisErr(err error) error {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return err
+	}
+	if outage.IsConnection(err) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) ||
+		strings.HasPrefix(err.Error(), "LOADING") || strings.Contains(err.Error(), "i/o timeout") {
+		return outage.Wrap("Redis", err)
+	}
+	return err
+}
+
 // run runs a script, creating the consumer groups first when needed.
 func (q *Queue) run(ctx context.Context, s *redis.Script, keys []string, args ...any) (any, error) {
+	res, err := q.runScript(ctx, s, keys, args...)
+	return res, redisErr(err)
+}
+
+func (q *Queue) runScript(ctx context.Context, s *redis.Script, keys []string, args ...any) (any, error) {
 	if err := q.ensureGroups(ctx, false); err != nil {
 		return nil, err
 	}
@@ -339,9 +372,13 @@ func (q *Queue) Enqueue(ctx context.Context, req job.Request) (job.Submission, e
 	if req.IdempotencyKey != "" {
 		hasIdem, idemKey = "1", q.idemP+req.IdempotencyKey
 	}
+	hasCallback := "0"
+	if req.CallbackURL != "" {
+		hasCallback = "1"
+	}
 	stream := q.streamP + string(req.Priority)
 	res, err := q.run(ctx, enqueueScript, []string{q.jobP + s.ID, stream, q.depth, idemKey},
-		s.ID, body, string(req.Priority), ms(now), q.opts.MaxLength, q.channel, hasIdem)
+		s.ID, body, string(req.Priority), ms(now), q.opts.MaxLength, q.channel, hasIdem, hasCallback)
 	if err != nil {
 		return job.Submission{}, fmt.Errorf("redisq: enqueue: %w", err)
 	}
@@ -356,7 +393,9 @@ func (q *Queue) Enqueue(ctx context.Context, req job.Request) (job.Submission, e
 		return job.Submission{}, queue.ErrFull
 	case "dup":
 		id, _ := r[1].(string)
-		return q.Get(ctx, id)
+		s, err := q.Get(ctx, id)
+		s.Replayed = err == nil
+		return s, err
 	}
 	return job.Submission{}, fmt.Errorf("redisq: enqueue: unexpected reply %v", res)
 }
@@ -365,7 +404,7 @@ func (q *Queue) Enqueue(ctx context.Context, req job.Request) (job.Submission, e
 func (q *Queue) Get(ctx context.Context, id string) (job.Submission, error) {
 	h, err := q.rdb.HGetAll(ctx, q.jobP+id).Result()
 	if err != nil {
-		return job.Submission{}, fmt.Errorf("redisq: get: %w", err)
+		return job.Submission{}, fmt.Errorf("redisq: get: %w", redisErr(err))
 	}
 	if len(h) == 0 {
 		return job.Submission{}, queue.ErrNotFound
@@ -392,6 +431,15 @@ func decode(h map[string]string) (job.Submission, error) {
 		FinishedAt: msTime(h["finished"]),
 	}
 	s.Attempts, _ = strconv.Atoi(h["att"])
+	if raw := h["hist"]; raw != "" {
+		s.History = decodeHistory(raw)
+	}
+	if raw := h["cbst"]; raw != "" {
+		var st job.CallbackState
+		if json.Unmarshal([]byte(raw), &st) == nil {
+			s.Callback = &st
+		}
+	}
 	if err := json.Unmarshal([]byte(h["req"]), &s.Request); err != nil {
 		return s, fmt.Errorf("redisq: decode request of %s: %w", s.ID, err)
 	}
@@ -406,6 +454,30 @@ func decode(h map[string]string) (job.Submission, error) {
 		s.Result = &res
 	}
 	return s, nil
+}
+
+// histRec is an attempt as the scripts keep it: the ones the lease script
+// records itself carry their time as at_ms (Lua cannot format it).
+type histRec struct {
+	job.Attempt
+	AtMs int64 `json:"at_ms,omitempty"`
+}
+
+// decodeHistory reads a job's history; an undecodable one is dropped (it
+// is information, not state).
+func decodeHistory(raw string) []job.Attempt {
+	var recs []histRec
+	if err := json.Unmarshal([]byte(raw), &recs); err != nil {
+		return nil
+	}
+	out := make([]job.Attempt, len(recs))
+	for i, r := range recs {
+		out[i] = r.Attempt
+		if out[i].At.IsZero() && r.AtMs > 0 {
+			out[i].At = time.UnixMilli(r.AtMs).UTC()
+		}
+	}
+	return out
 }
 
 // Lease implements queue.Queue.
@@ -437,26 +509,30 @@ func (q *Queue) Lease(ctx context.Context, worker string, wait time.Duration) (*
 func (q *Queue) leaseOnce(ctx context.Context, worker string) (*queue.Lease, error) {
 	now := q.now()
 	token := newToken()
-	keys := []string{q.streams[0], q.streams[1], q.streams[2], q.depth, q.results, q.dead}
+	keys := []string{q.streams[0], q.streams[1], q.streams[2], q.depth, q.results, q.dead, q.delayed}
 	res, err := q.run(ctx, leaseScript, keys, q.jobP, group, consumer, q.opts.Visibility.Milliseconds(), ms(now),
 		token, q.opts.MaxDeliveries, q.channel, int64(q.opts.DeadLetterTTL/time.Second), worker,
-		max(q.opts.Recheck.Milliseconds()/2, 10))
+		max(q.opts.Recheck.Milliseconds()/2, 10), job.MaxHistory)
 	if err != nil {
 		return nil, fmt.Errorf("redisq: lease: %w", err)
 	}
 	r, ok := res.([]any)
-	if !ok || len(r) < 4 {
+	if !ok || len(r) < 6 {
 		return nil, nil
 	}
 	id, _ := r[0].(string)
 	body, _ := r[1].(string)
 	att, _ := r[2].(int64)
 	queued, _ := r[3].(string)
+	created, _ := r[4].(string)
+	xfails, _ := r[5].(int64)
 	l := &queue.Lease{
 		Job:       job.Job{ID: id, Attempt: int(att)},
 		Token:     token,
 		ExpiresAt: now.Add(q.opts.Visibility),
 		QueuedAt:  msTime(queued),
+		CreatedAt: msTime(created),
+		Failures:  int(xfails),
 	}
 	if err := json.Unmarshal([]byte(body), &l.Job.Request); err != nil {
 		return nil, fmt.Errorf("redisq: decode request of %s: %w", id, err)
@@ -512,11 +588,46 @@ func (q *Queue) Release(ctx context.Context, l *queue.Lease) error {
 	return leaseErr("release", res, err)
 }
 
+// Retry implements queue.Queue.
+func (q *Queue) Retry(ctx context.Context, l *queue.Lease, a job.Attempt, after time.Duration) error {
+	now := q.now()
+	rec, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("redisq: encode attempt: %w", err)
+	}
+	counted := "0"
+	if a.Outcome == job.OutcomeFailed {
+		counted = "1"
+	}
+	res, err := q.run(ctx, retryScript, []string{q.jobP + l.Job.ID, q.depth, q.delayed},
+		l.Token, q.streamP, group, ms(now), ms(now.Add(max(after, 0))), rec, counted, job.MaxHistory, q.channel, l.Job.ID)
+	return leaseErr("retry", res, err)
+}
+
+// Fail implements queue.Queue.
+func (q *Queue) Fail(ctx context.Context, l *queue.Lease, a job.Attempt, r job.Result) error {
+	if !r.Status.Final() {
+		return fmt.Errorf("redisq: fail with non-final status %q", r.Status)
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("redisq: encode result: %w", err)
+	}
+	rec, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("redisq: encode attempt: %w", err)
+	}
+	res, err := q.run(ctx, failScript, []string{q.jobP + l.Job.ID, q.depth, q.results, q.dead},
+		l.Token, q.streamP, group, body, string(r.Status), ms(q.now()),
+		int64(q.opts.DeadLetterTTL/time.Second), q.channel, l.Job.ID, rec, job.MaxHistory)
+	return leaseErr("fail", res, err)
+}
+
 // Cancel implements queue.Queue.
 func (q *Queue) Cancel(ctx context.Context, id string) (job.Submission, error) {
 	now := q.now()
 	body, _ := json.Marshal(job.Result{Status: job.StatusCanceled, Message: "canceled by request", FinishedAt: now})
-	res, err := q.run(ctx, cancelScript, []string{q.jobP + id, q.depth, q.results},
+	res, err := q.run(ctx, cancelScript, []string{q.jobP + id, q.depth, q.results, q.delayed},
 		q.streamP, group, ms(now), body, int64(q.opts.ResultTTL/time.Second), q.channel, id)
 	if err != nil {
 		return job.Submission{}, fmt.Errorf("redisq: cancel: %w", err)
@@ -560,7 +671,7 @@ const maxDeadList = 1000
 func (q *Queue) DeadLetters(ctx context.Context) ([]job.Submission, error) {
 	ids, err := q.rdb.ZRange(ctx, q.dead, 0, maxDeadList-1).Result()
 	if err != nil {
-		return nil, fmt.Errorf("redisq: dead letters: %w", err)
+		return nil, fmt.Errorf("redisq: dead letters: %w", redisErr(err))
 	}
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	_, err = q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -609,14 +720,16 @@ func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
 	var (
 		d  *redis.SliceCmd
 		dl *redis.IntCmd
+		dy *redis.IntCmd
 	)
 	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		d = p.HMGet(ctx, q.depth, "high", "normal", "low", "leased")
 		dl = p.ZCard(ctx, q.dead)
+		dy = p.ZCard(ctx, q.delayed)
 		return nil
 	})
 	if err != nil {
-		return queue.Stats{}, fmt.Errorf("redisq: stats: %w", err)
+		return queue.Stats{}, fmt.Errorf("redisq: stats: %w", redisErr(err))
 	}
 	num := func(v any) int64 {
 		s, _ := v.(string)
@@ -624,7 +737,7 @@ func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
 		return n
 	}
 	vals := d.Val()
-	st := queue.Stats{Depth: map[job.Priority]int64{}, DeadLetters: dl.Val()}
+	st := queue.Stats{Depth: map[job.Priority]int64{}, DeadLetters: dl.Val(), Delayed: dy.Val()}
 	for i, p := range job.Priorities {
 		st.Depth[p] = num(vals[i])
 	}

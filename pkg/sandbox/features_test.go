@@ -160,16 +160,21 @@ func TestCancel(t *testing.T) {
 	}
 }
 
-func TestMissingImageIsInternalError(t *testing.T) {
+// A missing image is the platform's failure, not the job's: the driver
+// answers executor.ErrUnavailable naming the image, so the worker runs the
+// job later (once the image is built) or on another executor.
+func TestMissingImageIsUnavailable(t *testing.T) {
 	t.Parallel()
 	ghost := catalog.Language{ID: "ghost", Name: "Ghost", Version: "1", Image: "execbox-missing/ghost:1", SourceFile: "main.sh",
 		Run: []string{"sh", "main.sh"}, Limits: job.Limits{CPUTimeMs: 1000, WallTimeMs: 1000, MemoryKB: 65536}}
 	b := setup(t, withLanguages(t, ghost))
 	start := time.Now()
-	res := b.run(t, job.Request{Language: "ghost", Files: src("main.sh", "echo hi")})
-	if res.Status != job.StatusInternalError || !strings.Contains(res.Message, "execbox-missing/ghost:1") ||
-		!strings.Contains(res.Message, "could not be pulled") {
-		t.Fatalf("result: %s", dump(res))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := b.driver.Execute(ctx, job.Job{ID: job.NewID(time.Now()), Request: job.Request{Language: "ghost", Files: src("main.sh", "echo hi")}, Attempt: 1})
+	if !errors.Is(err, executor.ErrUnavailable) || !strings.Contains(err.Error(), "execbox-missing/ghost:1") ||
+		!strings.Contains(err.Error(), "could not be pulled") {
+		t.Fatalf("Execute error %v, want executor.ErrUnavailable naming the image that could not be pulled", err)
 	}
 	if took := time.Since(start); took > 30*time.Second {
 		t.Errorf("a failed pull took %s", took)

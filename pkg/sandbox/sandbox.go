@@ -376,8 +376,12 @@ func (d *Driver) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Capacity reports the slots.
-func (d *Driver) Capacity(context.Context) (executor.Capacity, error) {
+// Capacity reports the slots; while the driver cannot run jobs (not
+// started, Docker Engine down) it answers executor.ErrUnavailable.
+func (d *Driver) Capacity(ctx context.Context) (executor.Capacity, error) {
+	if err := d.Ready(ctx); err != nil {
+		return executor.Capacity{}, fmt.Errorf("%w: %w", executor.ErrUnavailable, err)
+	}
 	return executor.Capacity{Slots: cap(d.slots), Busy: len(d.slots)}, nil
 }
 
@@ -425,7 +429,10 @@ func (d *Driver) ExecuteLive(ctx context.Context, j job.Job, lio live.IO) (job.R
 	}()
 
 	start := time.Now()
-	res := d.execute(ctx, j, lio)
+	res, err := d.execute(ctx, j, lio)
+	if err != nil && ctx.Err() == nil {
+		return job.Result{}, fmt.Errorf("execute %s on %s: %w: %w", j.ID, d.cfg.Instance, executor.ErrUnavailable, err)
+	}
 	res.Executor = d.cfg.Instance
 	res.StartedAt, res.FinishedAt = start.UTC(), time.Now().UTC()
 	if ctx.Err() != nil {
@@ -441,17 +448,20 @@ func (d *Driver) ExecuteLive(ctx context.Context, j job.Job, lio live.IO) (job.R
 	return res, nil
 }
 
-// execute does the work; every failure becomes a result.
-func (d *Driver) execute(ctx context.Context, j job.Job, lio live.IO) job.Result {
+// execute does the work; every failure of the job becomes a result. An
+// error means this executor could not run it (the language is not
+// configured here, the sandbox could not be had: image missing, Docker
+// Engine down): the platform's failure, retried later or elsewhere.
+func (d *Driver) execute(ctx context.Context, j job.Job, lio live.IO) (job.Result, error) {
 	lang, ok := d.cfg.Catalog.Lookup(j.Request.Language, j.Request.Version)
 	if !ok {
-		return internalError(fmt.Sprintf("language %q version %q is not configured on this executor", j.Request.Language, j.Request.Version))
+		return job.Result{}, fmt.Errorf("language %q version %q is not configured on this executor", j.Request.Language, j.Request.Version)
 	}
 	res := job.Result{Language: lang.ID, Version: lang.Version}
 	select {
 	case <-d.started:
 	case <-ctx.Done():
-		return res
+		return res, nil
 	}
 	if d.cfg.PoolSize > 0 {
 		d.demand.observe(lang.ID, time.Now())
@@ -459,15 +469,15 @@ func (d *Driver) execute(ctx context.Context, j job.Job, lio live.IO) job.Result
 	}
 	spec, need, err := d.buildSpec(lang, j.Request)
 	if err != nil {
-		return withLang(internalError(err.Error()), lang)
+		return withLang(internalError(err.Error()), lang), nil
 	}
 	sb, pooled, err := d.acquire(ctx, lang, need, j.ID)
 	if err != nil {
 		if ctx.Err() != nil {
-			return res
+			return res, nil
 		}
 		d.log.Error("sandbox unavailable", "job", j.ID, "language", lang.ID, "err", err)
-		return withLang(internalError(err.Error()), lang)
+		return res, fmt.Errorf("sandbox unavailable: %w", err)
 	}
 	defer d.discard(sb)
 	d.log.Debug("sandbox acquired", "job", j.ID, "language", lang.ID, "container", short(sb.id), "pooled", pooled)
@@ -479,12 +489,12 @@ func (d *Driver) execute(ctx context.Context, j job.Job, lio live.IO) job.Result
 	ar, err := sb.run(ctx, spec, d.deadline(spec), lio)
 	if watch != nil && watch.finish() {
 		d.log.Info("sandbox over its host CPU budget", "job", j.ID, "language", lang.ID, "container", short(sb.id))
-		return withLang(watch.result(time.Duration(watch.used.Load()), total), lang)
+		return withLang(watch.result(time.Duration(watch.used.Load()), total), lang), nil
 	}
 	if err != nil {
 		if ctx.Err() != nil {
 			d.kill(sb)
-			return res
+			return res, nil
 		}
 		if errors.Is(err, errNoResult) {
 			// The agent died: the cgroup's OOM killer may have picked it.
@@ -495,20 +505,20 @@ func (d *Driver) execute(ctx context.Context, j job.Job, lio live.IO) job.Result
 			oom, exit, desc := d.exitState(ctx, sb)
 			if oom || (gvisor(d.cfg.Runtime) && exit == 128+int(syscall.SIGKILL)) {
 				return withLang(job.Result{Status: job.StatusMemoryLimit,
-					Message: "the sandbox ran out of memory (killed by the kernel's OOM killer)"}, lang)
+					Message: "the sandbox ran out of memory (killed by the kernel's OOM killer)"}, lang), nil
 			} else {
 				err = fmt.Errorf("%w (%s)", err, desc)
 			}
 		}
 		d.kill(sb)
 		d.log.Error("sandbox failed", "job", j.ID, "language", lang.ID, "container", short(sb.id), "err", err)
-		return withLang(internalError(err.Error()), lang)
+		return withLang(internalError(err.Error()), lang), nil
 	}
 	res = d.toResult(ctx, sb, j.Request, ar)
 	if watch != nil {
 		res = watch.check(res, runs)
 	}
-	return withLang(res, lang)
+	return withLang(res, lang), nil
 }
 
 func withLang(r job.Result, l catalog.Language) job.Result {

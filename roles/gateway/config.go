@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/execbox/app/pkg/catalog"
@@ -108,6 +109,8 @@ func (c *Config) RegisterFlags(fs *flagenv.Set) {
 	fs.Int(&c.CallbackAttempts, "callback-attempts", "EXECBOX_CALLBACK_ATTEMPTS", d.CallbackAttempts, "delivery attempts per callback")
 	fs.Duration(&c.CallbackBackoff, "callback-backoff", "EXECBOX_CALLBACK_BACKOFF", d.CallbackBackoff, "first callback retry delay (doubles each time)")
 	fs.Duration(&c.CallbackTimeout, "callback-timeout", "EXECBOX_CALLBACK_TIMEOUT", d.CallbackTimeout, "timeout of one callback attempt")
+	fs.String(&c.CallbackConsumer, "callback-consumer", "EXECBOX_CALLBACK_CONSUMER", d.CallbackConsumer,
+		"this gateway's name on the queue's callbacks feed; a restart under the same name resumes its callbacks at once (default: the host name)")
 	fs.Duration(&c.Heartbeat, "sse-heartbeat", "EXECBOX_SSE_HEARTBEAT", d.Heartbeat, "keep-alive interval of event streams")
 	fs.Duration(&c.LiveIdleTimeout, "live-idle-timeout", "EXECBOX_LIVE_IDLE_TIMEOUT", d.LiveIdleTimeout,
 		"interactive runs end after this long without input and output (time_limit_exceeded)")
@@ -166,6 +169,12 @@ func (c Config) withDefaults() Config {
 	setDur(&c.Heartbeat, d.Heartbeat)
 	setDur(&c.LiveIdleTimeout, d.LiveIdleTimeout)
 	setDur(&c.LiveMaxSession, d.LiveMaxSession)
+	if c.CallbackConsumer == "" {
+		c.CallbackConsumer, _ = os.Hostname()
+		if c.CallbackConsumer == "" {
+			c.CallbackConsumer = "gateway"
+		}
+	}
 	return c
 }
 

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +34,9 @@ import (
 type stack struct {
 	*gatewaytest.Bundle
 	queue queue.Queue
+	// gwCfg and gwDeps built the gateway (to start another one).
+	gwCfg  gateway.Config
+	gwDeps gateway.Deps
 	// release lets the worker finish the jobs it holds ("hold" sources).
 	release chan struct{}
 }
@@ -42,6 +47,10 @@ type stackOpts struct {
 	queueMax int64
 	// redis runs the queue on the test Redis (pkg/redisq) instead of memq.
 	redis bool
+	// redisURL runs the queue on this (private) Redis instead.
+	redisURL string
+	// gateway adjusts the gateway's configuration.
+	gateway func(*gateway.Config)
 }
 
 func newStack(t *testing.T, o stackOpts) *stack {
@@ -57,7 +66,10 @@ func newStack(t *testing.T, o stackOpts) *stack {
 
 	const token = "internal-secret"
 	qcfg := queuerole.Config{InternalToken: token, MaxLength: o.queueMax}
-	if o.redis {
+	switch {
+	case o.redisURL != "":
+		qcfg.RedisURL, qcfg.RedisPrefix = o.redisURL, "t"
+	case o.redis:
 		qcfg.RedisURL, qcfg.RedisPrefix = testenv.Redis(t)
 	}
 	qr, err := queuerole.New(qcfg, log, queuerole.Deps{})
@@ -83,11 +95,15 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	} else {
 		deps.Queue, deps.Store = qr.Queue(), sr.Store()
 	}
+	if o.gateway != nil {
+		o.gateway(&cfg)
+	}
 	gw, err := gateway.New(cfg, log, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{Bundle: gatewaytest.Serve(t, &gatewaytest.Bundle{}, gw), queue: qr.Queue(), release: make(chan struct{})}
+	s := &stack{Bundle: gatewaytest.Serve(t, &gatewaytest.Bundle{}, gw), queue: qr.Queue(), release: make(chan struct{}),
+		gwCfg: cfg, gwDeps: deps}
 	if !o.noWorker {
 		run(s.work)
 	}
@@ -271,4 +287,155 @@ func TestStackQueueFullIs503(t *testing.T) {
 			t.Fatalf("problem %+v", p)
 		}
 	})
+}
+
+// Redis down is one answer whatever the wiring: 503, Retry-After, a detail
+// naming Redis and not its address; accepted again once Redis is back.
+func TestStackRedisDownIs503NamingIt(t *testing.T) {
+	t.Parallel()
+	for _, viaHTTP := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in-process", true: "http"}[viaHTTP], func(t *testing.T) {
+			t.Parallel()
+			rs := testenv.StartRedisServer(t)
+			s := newStack(t, stackOpts{viaHTTP: viaHTTP, redisURL: rs.URL})
+			body := map[string]any{"language": "python", "source": "print(1)"}
+			gatewaytest.WantStatusResp(t, s.Do(t, "POST", "/v1/submissions", body), 201)
+			rs.Kill()
+			for _, path := range []string{"/v1/submissions", "/v1/submissions/" + job.NewID(time.Now())} {
+				method := "POST"
+				if path != "/v1/submissions" {
+					method = "GET"
+				}
+				resp := s.Do(t, method, path, body)
+				var p httpx.Problem
+				gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, resp, 503), &p)
+				if resp.Header.Get("Retry-After") == "" || p.Code != "unavailable" || !strings.Contains(p.Detail, "Redis") ||
+					strings.Contains(p.Detail, "127.0.0.1") || strings.Contains(p.Title+p.Detail, "redis://") {
+					t.Fatalf("%s %s with Redis down: Retry-After %q, problem %+v; want 503 naming Redis, not its address",
+						method, path, resp.Header.Get("Retry-After"), p)
+				}
+			}
+			rs.Start()
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				resp := s.Do(t, "POST", "/v1/submissions", body)
+				resp.Body.Close()
+				if resp.StatusCode == 201 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("still %d 20 s after Redis came back", resp.StatusCode)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// A repeated POST with the same Idempotency-Key answers the first
+// submission with the first answer's status, marked as a replay.
+func TestStackReplayedPostIsMarked(t *testing.T) {
+	t.Parallel()
+	forBothWirings(t, func(t *testing.T, o stackOpts) {
+		s := newStack(t, stackOpts{viaHTTP: o.viaHTTP, redis: o.redis, noWorker: true})
+		body := map[string]any{"language": "python", "source": "print(1)"}
+		var first, again native.SubmissionCreated
+		r1 := s.Do(t, "POST", "/v1/submissions", body, "Idempotency-Key", "order-42")
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, r1, 201), &first)
+		r2 := s.Do(t, "POST", "/v1/submissions", body, "Idempotency-Key", "order-42")
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, r2, 201), &again)
+		if first.ID != again.ID {
+			t.Fatalf("replay got id %s, want the first %s", again.ID, first.ID)
+		}
+		if got := r1.Header.Get("Idempotent-Replayed"); got != "" {
+			t.Fatalf("first answer has Idempotent-Replayed: %q", got)
+		}
+		if got := r2.Header.Get("Idempotent-Replayed"); got != "true" {
+			t.Fatalf("replay has Idempotent-Replayed: %q, want true", got)
+		}
+		r3 := s.Do(t, "POST", "/v1/submissions", body, "Idempotency-Key", "order-43")
+		gatewaytest.WantStatusResp(t, r3, 201)
+		if got := r3.Header.Get("Idempotent-Replayed"); got != "" {
+			t.Fatalf("a new key's answer has Idempotent-Replayed: %q", got)
+		}
+	})
+}
+
+// A callback whose receiver is down while the gateway restarts is
+// delivered, once, when the receiver is back: delivery is driven from the
+// queue's callbacks feed, and the restarted gateway (same consumer name)
+// takes up what the stopped one held, counting its attempts.
+func TestStackCallbackSurvivesGatewayRestart(t *testing.T) {
+	t.Parallel()
+	var up atomic.Bool
+	var delivered atomic.Int32
+	got := make(chan []byte, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		delivered.Add(1)
+		got <- body
+	}))
+	t.Cleanup(hook.Close)
+	s := newStack(t, stackOpts{viaHTTP: true, redis: true, gateway: func(c *gateway.Config) {
+		c.CallbackAllowPrivate = true
+		c.CallbackConsumer = "gw-restart"
+		c.CallbackAttempts = 1000
+		c.CallbackBackoff = 20 * time.Millisecond
+		c.CallbackMaxBackoff = 100 * time.Millisecond
+	}})
+	var c native.SubmissionCreated
+	gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, s.Do(t, "POST", "/v1/submissions", map[string]any{
+		"language": "python", "source": "x", "stdin": "called back", "callback_url": hook.URL + "/hook"}), 201), &c)
+	pending := waitSubmission(t, s.Bundle, c.ID, func(sub native.Submission) bool {
+		return sub.Callback != nil && sub.Callback.Attempts >= 2
+	})
+	if pending.Callback.Status != job.CallbackPending || pending.Callback.LastError == "" {
+		t.Fatalf("callback state while the receiver is down: %+v, want pending with the last error", pending.Callback)
+	}
+	s.Stop() // the gateway goes away with the callback undelivered
+
+	gw, err := gateway.New(s.gwCfg, gatewaytest.Logger(t), s.gwDeps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := gatewaytest.Serve(t, &gatewaytest.Bundle{}, gw)
+	up.Store(true)
+	var sub native.Submission
+	if err := json.Unmarshal(gatewaytest.WaitFor(t, got), &sub); err != nil {
+		t.Fatal(err)
+	}
+	if sub.ID != c.ID || sub.Status != job.StatusAccepted || sub.Result.Run.Stdout.Text != "called back" {
+		t.Fatalf("callback body %+v, want the submission with its own output", sub)
+	}
+	done := waitSubmission(t, b, c.ID, func(sub native.Submission) bool {
+		return sub.Callback != nil && sub.Callback.Status == job.CallbackDelivered
+	})
+	if done.Callback.Attempts <= pending.Callback.Attempts {
+		t.Fatalf("attempts %d after the restart, want more than the %d made before", done.Callback.Attempts, pending.Callback.Attempts)
+	}
+	time.Sleep(300 * time.Millisecond) // a duplicate delivery would come within its backoff
+	if n := delivered.Load(); n != 1 {
+		t.Fatalf("receiver got %d deliveries, want 1", n)
+	}
+}
+
+// waitSubmission polls GET /v1/submissions/{id} until ok holds (10 s).
+func waitSubmission(t *testing.T, b *gatewaytest.Bundle, id string, ok func(native.Submission) bool) native.Submission {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var sub native.Submission
+		gatewaytest.DecodeBody(t, gatewaytest.WantStatusResp(t, b.Do(t, "GET", "/v1/submissions/"+id, nil), 200), &sub)
+		if ok(sub) {
+			return sub
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("submission %s never got there: %+v (callback %+v)", id, sub, sub.Callback)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/execbox/app/pkg/httpx"
 	"github.com/execbox/app/pkg/job"
 	"github.com/execbox/app/pkg/live"
+	"github.com/execbox/app/pkg/outage"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/queue/queuehttp"
 )
@@ -33,9 +34,14 @@ func newAPI(q queue.Queue, hub live.Hub, maxWait time.Duration, log *slog.Logger
 	mux.HandleFunc("POST /queue/v1/leases/extend", a.extend)
 	mux.HandleFunc("POST /queue/v1/leases/complete", a.complete)
 	mux.HandleFunc("POST /queue/v1/leases/release", a.release)
+	mux.HandleFunc("POST /queue/v1/leases/retry", a.retry)
+	mux.HandleFunc("POST /queue/v1/leases/fail", a.failLease)
 	mux.HandleFunc("GET /queue/v1/dead-letters", a.deadLetters)
 	mux.HandleFunc("POST /queue/v1/dead-letters/{id}/requeue", a.requeue)
 	mux.HandleFunc("GET /queue/v1/stats", a.stats)
+	mux.HandleFunc("POST /queue/v1/callbacks/read", a.readCallbacks)
+	mux.HandleFunc("POST /queue/v1/callbacks/ack", a.ackCallbacks)
+	mux.HandleFunc("PUT /queue/v1/jobs/{id}/callback", a.recordCallback)
 	mux.HandleFunc("/queue/v1/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusNotFound, Title: "no such queue API route", Code: queuehttp.CodeNotFound})
 	})
@@ -52,8 +58,11 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return // the caller left
 	default:
 		httpx.Logger(r.Context(), a.log).Error("queue operation failed", "err", err)
-		p = httpx.Problem{Status: http.StatusServiceUnavailable, Title: "queue unavailable", Code: queuehttp.CodeUnavailable,
-			Detail: err.Error(), RetryAfter: time.Second}
+		dep, ok := outage.Of(err)
+		if !ok {
+			dep = "the queue"
+		}
+		p = httpx.UnavailableProblem(dep)
 	}
 	httpx.WriteProblem(w, r, p)
 }
@@ -202,6 +211,43 @@ func (a *api) release(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// maxRetryDelay bounds a retry's back-off as the API accepts it.
+const maxRetryDelay = time.Hour
+
+func (a *api) retry(w http.ResponseWriter, r *http.Request) {
+	var req queuehttp.RetryRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if req.AfterMs < 0 || time.Duration(req.AfterMs)*time.Millisecond > maxRetryDelay {
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid retry", Code: queuehttp.CodeInvalid,
+			Errors: []httpx.FieldError{{Field: "after_ms", Message: "must be between 0 and 3600000"}}})
+		return
+	}
+	if err := a.q.Retry(r.Context(), ref(req.ID, req.Token), req.Attempt, time.Duration(req.AfterMs)*time.Millisecond); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) failLease(w http.ResponseWriter, r *http.Request) {
+	var req queuehttp.FailRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if !req.Result.Status.Final() {
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid result", Code: queuehttp.CodeInvalid,
+			Errors: []httpx.FieldError{{Field: "result.status", Message: "must be a final status"}}})
+		return
+	}
+	if err := a.q.Fail(r.Context(), ref(req.ID, req.Token), req.Attempt, req.Result); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
 	subs, err := a.q.DeadLetters(r.Context())
 	if err != nil {
@@ -216,6 +262,62 @@ func (a *api) deadLetters(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) requeue(w http.ResponseWriter, r *http.Request) {
 	if err := a.q.Requeue(r.Context(), r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// maxFeedRead bounds one read of a feed.
+const maxFeedRead = 1000
+
+func (a *api) readCallbacks(w http.ResponseWriter, r *http.Request) {
+	var req queuehttp.FeedReadRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if req.Consumer == "" || req.Max < 0 || req.Max > maxFeedRead || req.BlockMs < 0 {
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid read", Code: queuehttp.CodeInvalid,
+			Errors: []httpx.FieldError{{Field: "consumer, max, block_ms", Message: "need a consumer, max between 0 and 1000 and block_ms >= 0"}}})
+		return
+	}
+	block := min(time.Duration(req.BlockMs)*time.Millisecond, a.maxWait)
+	items, err := a.q.ReadCallbacks(r.Context(), req.Consumer, req.Max, block, req.Resume)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if items == nil {
+		items = []queue.FeedItem{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, items)
+}
+
+func (a *api) ackCallbacks(w http.ResponseWriter, r *http.Request) {
+	var req queuehttp.FeedAckRequest
+	if !a.decode(w, r, &req) {
+		return
+	}
+	if err := a.q.AckCallbacks(r.Context(), req.IDs...); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) recordCallback(w http.ResponseWriter, r *http.Request) {
+	var st job.CallbackState
+	if !a.decode(w, r, &st) {
+		return
+	}
+	switch st.Status {
+	case job.CallbackPending, job.CallbackDelivered, job.CallbackFailed:
+	default:
+		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusBadRequest, Title: "invalid callback state", Code: queuehttp.CodeInvalid,
+			Errors: []httpx.FieldError{{Field: "status", Message: "must be pending, delivered or failed"}}})
+		return
+	}
+	if err := a.q.RecordCallback(r.Context(), r.PathValue("id"), st); err != nil {
 		a.fail(w, r, err)
 		return
 	}

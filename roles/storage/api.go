@@ -31,8 +31,8 @@ const (
 	defaultWindow = 24 * time.Hour
 )
 
-func newAPI(s store.Store, log *slog.Logger) http.Handler {
-	a := &api{store: s, log: log}
+func newAPI(s store.Store, dep string, log *slog.Logger) http.Handler {
+	a := &api{store: s, dep: dep, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /storage/v1/submissions/{id}", a.get)
 	mux.HandleFunc("GET /storage/v1/submissions", a.list)
@@ -45,7 +45,9 @@ func newAPI(s store.Store, log *slog.Logger) http.Handler {
 
 type api struct {
 	store store.Store
-	log   *slog.Logger
+	// dep names the database in outage answers ("PostgreSQL").
+	dep string
+	log *slog.Logger
 }
 
 // fail maps store errors to problems in one place, through storehttp's
@@ -60,8 +62,7 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		httpx.WriteProblem(w, r, httpx.Problem{Status: 499, Title: "client closed request"})
 	default:
 		httpx.Logger(r.Context(), a.log).Error("storage request failed", "err", err)
-		httpx.WriteProblem(w, r, httpx.Problem{Status: http.StatusServiceUnavailable, Title: "storage unavailable",
-			Code: storehttp.CodeUnavailable, Detail: err.Error(), RetryAfter: time.Second})
+		httpx.WriteProblem(w, r, httpx.UnavailableProblem(a.dep))
 	}
 }
 

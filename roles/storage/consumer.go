@@ -8,6 +8,7 @@ import (
 
 	"github.com/execbox/app/pkg/backoff"
 	"github.com/execbox/app/pkg/job"
+	"github.com/execbox/app/pkg/memtrim"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/store"
 )
@@ -24,7 +25,10 @@ func (r *Role) newBackoff() *backoff.Backoff {
 // succeeds (the feed redelivers anything unacknowledged after a crash, and
 // Put is idempotent, so at-least-once delivery ends up exactly once in the
 // table). With two writers the database works on one batch while the next is
-// read and encoded; at most Writers+1 batches are in memory.
+// read and encoded; at most Writers+1 batches are in memory, and while
+// writes fail (the database is away) no further batch is read, so an outage
+// holds only the batches the writers retry and its catch-up starts from
+// there: memory stays bounded however long the outage.
 func (r *Role) consume(ctx context.Context) {
 	r.log.Info("consuming results", "consumer", r.cfg.Consumer, "batch", r.cfg.BatchSize, "writers", r.cfg.Writers)
 	batches := make(chan []queue.FeedItem)
@@ -46,6 +50,10 @@ func (r *Role) consume(ctx context.Context) {
 	defer close(batches)
 	readBo := r.newBackoff()
 	for ctx.Err() == nil {
+		if r.writeFailing() {
+			backoff.Sleep(ctx, 200*time.Millisecond)
+			continue
+		}
 		items, err := r.feed.Read(ctx, r.cfg.Consumer, r.cfg.BatchSize, r.cfg.ReadBlock)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -78,6 +86,7 @@ func (r *Role) write(ctx context.Context, items []queue.FeedItem, bo *backoff.Ba
 	for i, it := range items {
 		subs[i] = it.Submission
 	}
+	failed := false
 	for {
 		start := time.Now()
 		err := r.store.Put(ctx, subs)
@@ -86,8 +95,12 @@ func (r *Role) write(ctx context.Context, items []queue.FeedItem, bo *backoff.Ba
 			r.observeLag(subs)
 			r.setWriteErr(nil)
 			bo.Reset()
+			if failed {
+				r.trim(true)
+			}
 			return true
 		}
+		failed = true
 		if ctx.Err() != nil {
 			return false
 		}
@@ -103,6 +116,7 @@ func (r *Role) write(ctx context.Context, items []queue.FeedItem, bo *backoff.Ba
 			}
 		}
 		r.setWriteErr(err)
+		r.trim(false)
 		r.log.Warn("writing results failed, retrying", "err", err, "batch", len(subs), "retry_in", bo.Peek())
 		if bo.Wait(ctx) != nil {
 			return false
@@ -172,6 +186,36 @@ func (r *Role) observeLag(subs []job.Submission) {
 	r.mu.Lock()
 	r.lastWrite = now
 	r.mu.Unlock()
+}
+
+// trimEvery bounds how often an outage gives memory back.
+const trimEvery = 2 * time.Second
+
+// trim gives back to the kernel (unless forced, at most every trimEvery) what an outage
+// made resident: the error paths' pages of the executable (faulted in 64 KiB
+// blocks) and the heap its retries left free (see pkg/memtrim). Called
+// while writes fail and once they succeed again, it keeps storage within
+// its budget through an outage and its catch-up.
+func (r *Role) trim(force bool) {
+	r.mu.Lock()
+	due := force || time.Since(r.lastTrim) >= trimEvery
+	if due {
+		r.lastTrim = time.Now()
+	}
+	r.mu.Unlock()
+	if due {
+		if _, err := memtrim.Release(); err != nil && !errors.Is(err, memtrim.ErrUnsupported) {
+			r.log.Debug("memory trim failed", "err", err)
+		}
+	}
+}
+
+// writeFailing reports whether the last write failed (and none succeeded
+// since).
+func (r *Role) writeFailing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writeErr != nil
 }
 
 func (r *Role) setWriteErr(err error) {

@@ -48,6 +48,7 @@ type Role struct {
 	writeErr  error // last failed write, nil after a success
 	readErr   error // last failed feed read
 	lastWrite time.Time
+	lastTrim  time.Time // last memtrim.Release of an outage (consumer.go)
 }
 
 // New builds the role. It does not connect to PostgreSQL yet: Work migrates
@@ -194,9 +195,17 @@ func (r *Role) Mount(srv *httpx.Server) {
 	srv.Handle("/storage/v1/", h)
 }
 
+// database names the role's database for outage answers.
+func (r *Role) database() string {
+	if r.pg != nil {
+		return "PostgreSQL"
+	}
+	return "the storage database"
+}
+
 // Handler is the internal API alone, under /storage/v1, behind the token.
 func (r *Role) Handler() http.Handler {
-	return httpx.RequireToken(r.cfg.InternalToken, newAPI(r.store, r.log))
+	return httpx.RequireToken(r.cfg.InternalToken, newAPI(r.store, r.database(), r.log))
 }
 
 // Work migrates the database (retrying while it is down), then consumes the

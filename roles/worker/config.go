@@ -39,6 +39,18 @@ type Config struct {
 	Grace time.Duration
 	// CapacityTTL is how long an executor's reported capacity is trusted.
 	CapacityTTL time.Duration
+	// RetryDeadline: a job that no executor could run (unreachable, 5xx,
+	// sandbox not starting) goes back to the queue until it is this old,
+	// then it ends as internal_error on the dead-letter list.
+	RetryDeadline time.Duration
+	// MaxFailures is how many internal_error results from working
+	// executors a job gets before it ends with the last of them, on the
+	// dead-letter list.
+	MaxFailures int
+	// RetryBackoff is the delay before a job handed back to the queue runs
+	// again, doubled with each delivery up to RetryMaxBackoff.
+	RetryBackoff    time.Duration
+	RetryMaxBackoff time.Duration
 }
 
 // DefaultPort is the worker's listen port (health and metrics).
@@ -54,6 +66,11 @@ func DefaultConfig() Config {
 		Heartbeat:   time.Second,
 		Grace:       30 * time.Second,
 		CapacityTTL: 500 * time.Millisecond,
+
+		RetryDeadline:   10 * time.Minute,
+		MaxFailures:     3,
+		RetryBackoff:    time.Second,
+		RetryMaxBackoff: 30 * time.Second,
 	}
 }
 
@@ -65,6 +82,10 @@ func (c *Config) RegisterFlags(fs *flagenv.Set) {
 	fs.Duration(&c.LeaseWait, "lease-wait", "EXECBOX_LEASE_WAIT", d.LeaseWait, "long-poll duration of one lease request")
 	fs.Duration(&c.Heartbeat, "heartbeat", "EXECBOX_HEARTBEAT", d.Heartbeat, "longest interval between lease extensions (also bounds how fast a cancel reaches a running job)")
 	fs.Duration(&c.Grace, "grace", "EXECBOX_GRACE", d.Grace, "on shutdown, how long in-flight jobs may finish before they are handed back")
+	fs.Duration(&c.RetryDeadline, "retry-deadline", "EXECBOX_RETRY_DEADLINE", d.RetryDeadline, "a job no executor could run goes back to the queue until it is this old, then it is dead-lettered as internal_error")
+	fs.Int(&c.MaxFailures, "max-failures", "EXECBOX_MAX_FAILURES", d.MaxFailures, "internal_error results from working executors before a job ends with one (dead-lettered)")
+	fs.Duration(&c.RetryBackoff, "retry-backoff", "EXECBOX_RETRY_BACKOFF", d.RetryBackoff, "first delay before a job handed back to the queue runs again (doubled each delivery)")
+	fs.Duration(&c.RetryMaxBackoff, "retry-max-backoff", "EXECBOX_RETRY_MAX_BACKOFF", d.RetryMaxBackoff, "longest delay before a handed-back job runs again")
 }
 
 // RegisterProcessFlags binds what only the worker's own process has: the
@@ -80,7 +101,8 @@ func (c *Config) RegisterProcessFlags(fs *flagenv.Set) {
 // Validate checks the configuration (the URLs only when no dependencies are
 // passed in).
 func (c Config) Validate() error {
-	if c.Concurrency < 0 || c.LeaseWait < 0 || c.Heartbeat < 0 || c.Grace < 0 || c.CapacityTTL < 0 {
+	if c.Concurrency < 0 || c.LeaseWait < 0 || c.Heartbeat < 0 || c.Grace < 0 || c.CapacityTTL < 0 ||
+		c.RetryDeadline < 0 || c.MaxFailures < 0 || c.RetryBackoff < 0 || c.RetryMaxBackoff < 0 {
 		return errors.New("worker: counts and durations must not be negative")
 	}
 	if err := c.Registry.Validate(); err != nil {
@@ -105,6 +127,18 @@ func (c *Config) defaults() {
 	}
 	if c.CapacityTTL == 0 {
 		c.CapacityTTL = d.CapacityTTL
+	}
+	if c.RetryDeadline == 0 {
+		c.RetryDeadline = d.RetryDeadline
+	}
+	if c.MaxFailures == 0 {
+		c.MaxFailures = d.MaxFailures
+	}
+	if c.RetryBackoff == 0 {
+		c.RetryBackoff = d.RetryBackoff
+	}
+	if c.RetryMaxBackoff == 0 {
+		c.RetryMaxBackoff = d.RetryMaxBackoff
 	}
 	if c.Name == "" {
 		host, _ := os.Hostname()

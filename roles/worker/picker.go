@@ -194,6 +194,22 @@ func (p *picker) discover(ctx context.Context) {
 	}
 }
 
+// anyHealthy reports whether any executor answered its latest capacity
+// probe, probing those whose answer is older than ttl first. Workers do not
+// lease while none is healthy.
+func (p *picker) anyHealthy(ctx context.Context) bool {
+	p.discover(ctx)
+	p.refresh(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.members {
+		if m.ok && (m.static || m.entry.Healthy) {
+			return true
+		}
+	}
+	return false
+}
+
 // refresh re-reads the capacities older than ttl, concurrently.
 func (p *picker) refresh(ctx context.Context) {
 	p.mu.Lock()

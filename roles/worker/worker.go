@@ -6,6 +6,16 @@
 // and completes it. A heartbeat answered with canceled or lease-lost stops
 // the executor job. On shutdown the loops stop leasing, in-flight jobs get a
 // grace period to finish, and the rest are released back to the queue.
+//
+// Executor failures are the platform's, not the job's. A job no executor
+// could run (unreachable, connection reset, 5xx, a sandbox that could not
+// start) goes back to the queue with back-off (queue.Retry) and runs when
+// capacity returns; only once it is older than RetryDeadline is it
+// dead-lettered as internal_error. A job a working executor reported as
+// internal_error runs again up to MaxFailures times, then ends with that
+// result on the dead-letter list. Every such delivery is in the
+// submission's history. While no executor answers its capacity probe the
+// loops do not lease at all.
 package worker
 
 import (
@@ -160,10 +170,27 @@ func (r *Role) Work(ctx context.Context) error {
 	return nil
 }
 
-// loop leases and runs jobs until ctx ends; jobs run under drain.
+// loop leases and runs jobs until ctx ends; jobs run under drain. It does
+// not lease while no executor is healthy.
 func (r *Role) loop(ctx, drain context.Context, name string) {
 	bo := backoff.New(100*time.Millisecond, 5*time.Second)
+	pause := backoff.New(200*time.Millisecond, 2*time.Second)
+	paused := false
 	for ctx.Err() == nil {
+		if !r.pick.anyHealthy(ctx) {
+			if !paused {
+				paused = true
+				r.metrics.paused.Inc()
+				r.log.Warn("no executor is healthy: not leasing until one answers", "worker", name)
+			}
+			backoff.Sleep(ctx, pause.Next())
+			continue
+		}
+		if paused {
+			paused = false
+			pause.Reset()
+			r.log.Info("an executor is healthy again: leasing", "worker", name)
+		}
 		l, err := r.q.Lease(ctx, name, r.cfg.LeaseWait)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -179,13 +206,13 @@ func (r *Role) loop(ctx, drain context.Context, name string) {
 		if l == nil {
 			continue
 		}
-		r.run(drain, l)
+		r.run(drain, l, name)
 	}
 }
 
 // run runs one leased job to its end: completed, canceled, lease lost, or
 // released at shutdown.
-func (r *Role) run(drain context.Context, l *queue.Lease) {
+func (r *Role) run(drain context.Context, l *queue.Lease, worker string) {
 	log := r.log.With("id", l.Job.ID, "attempt", l.Job.Attempt)
 	r.metrics.inFlight.Inc()
 	defer r.metrics.inFlight.Dec()
@@ -228,8 +255,42 @@ func (r *Role) run(drain context.Context, l *queue.Lease) {
 		log.Info("job released at shutdown")
 		return
 	case err != nil:
-		// Not a verdict: the job could not be run at all.
-		res = job.Result{Status: job.StatusInternalError, Message: "could not run the job: " + err.Error()}
+		// Not a verdict: no executor could run the job. The platform's
+		// failure: back to the queue, unless it waited past the deadline.
+		if ex != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(drain), 2*time.Second)
+			_ = ex.Cancel(cctx, l.Job.ID) // it may still run where the connection broke
+			cancel()
+		}
+		a := job.Attempt{N: l.Job.Attempt, At: time.Now().UTC(), Outcome: job.OutcomeUnavailable, Worker: worker, Error: err.Error()}
+		if !l.CreatedAt.IsZero() && time.Since(l.CreatedAt) >= r.cfg.RetryDeadline {
+			a.Outcome = job.OutcomeDeadline
+			res := job.Result{Status: job.StatusInternalError, Message: fmt.Sprintf(
+				"no executor could run the job within the retry deadline (%s) after %d deliveries; the last error: %v; moved to the dead-letter list",
+				r.cfg.RetryDeadline, l.Job.Attempt, err)}
+			r.fail(drain, l, a, res, log)
+			return
+		}
+		r.retry(drain, l, a, log)
+		return
+	case res.Status == job.StatusInternalError:
+		// A working executor failed the job: counted, bounded.
+		a := job.Attempt{N: l.Job.Attempt, At: time.Now().UTC(), Outcome: job.OutcomeFailed, Worker: worker,
+			Executor: res.Executor, Error: res.Message}
+		if l.Failures+1 < r.cfg.MaxFailures {
+			r.retry(drain, l, a, log)
+			return
+		}
+		res.Message = fmt.Sprintf("the job failed on a working executor %d times; moved to the dead-letter list; the last failure: %s",
+			l.Failures+1, res.Message)
+		if res.StartedAt.IsZero() {
+			res.StartedAt = start.UTC()
+		}
+		if res.FinishedAt.IsZero() {
+			res.FinishedAt = time.Now().UTC()
+		}
+		r.fail(drain, l, a, res, log)
+		return
 	}
 	if res.StartedAt.IsZero() {
 		res.StartedAt = start.UTC()
@@ -278,12 +339,10 @@ func (r *Role) heartbeat(ctx context.Context, l *queue.Lease, stop <-chan struct
 	}
 }
 
-// maxExecFailures is how many executor errors (other than busy) a job
-// tolerates before it ends as internal_error.
-const maxExecFailures = 3
-
 // execute runs j on the executor with the most free capacity; busy
-// executors are retried after their Retry-After, possibly another one.
+// executors are retried after their Retry-After, possibly another one. An
+// executor that fails otherwise is avoided; the job tries each of the
+// others once, then the error is returned (the job goes back to the queue).
 func (r *Role) execute(ctx context.Context, j job.Job, lio live.IO, log *slog.Logger) (job.Result, executor.Executor, error) {
 	bo := backoff.New(200*time.Millisecond, 5*time.Second)
 	failures := 0
@@ -308,18 +367,16 @@ func (r *Role) execute(ctx context.Context, j job.Job, lio live.IO, log *slog.Lo
 		default:
 			failures++
 			log.Warn("executor failed", "err", err, "failures", failures)
-			if failures >= maxExecFailures {
-				return job.Result{}, ex, fmt.Errorf("%d executor errors, the last: %w", failures, err)
-			}
-			wait = bo.Next()
-		}
-		if errors.Is(err, executor.ErrBusy) {
-			r.metrics.busy.Inc()
-			r.pick.busy(idx, wait)
-			log.Debug("executor busy; backing off", "retry_in", wait)
-		} else {
+			r.metrics.execErrors.Inc()
 			r.pick.failed(idx)
+			if failures >= r.pick.len() || !r.pick.anyHealthy(ctx) {
+				return job.Result{}, ex, err
+			}
+			continue
 		}
+		r.metrics.busy.Inc()
+		r.pick.busy(idx, wait)
+		log.Debug("executor busy; backing off", "retry_in", wait)
 		backoff.Sleep(ctx, wait)
 		if ctx.Err() != nil {
 			return job.Result{}, ex, ctx.Err()
@@ -329,16 +386,39 @@ func (r *Role) execute(ctx context.Context, j job.Job, lio live.IO, log *slog.Lo
 
 // complete reports the result, retrying while the queue is unreachable.
 func (r *Role) complete(ctx context.Context, l *queue.Lease, res job.Result, log *slog.Logger) {
+	r.report(ctx, "completed", log, func(ctx context.Context) error { return r.q.Complete(ctx, l, res) })
+}
+
+// retry hands the job back to the queue with back-off by delivery count.
+func (r *Role) retry(ctx context.Context, l *queue.Lease, a job.Attempt, log *slog.Logger) {
+	d := &backoff.Backoff{Min: r.cfg.RetryBackoff, Max: r.cfg.RetryMaxBackoff, Jitter: 0.2}
+	after := d.Next()
+	for range l.Job.Attempt - 1 {
+		after = d.Next()
+	}
+	log.Warn("job handed back to the queue", "outcome", a.Outcome, "err", a.Error, "retry_in", after)
+	r.report(ctx, "retried_"+a.Outcome, log, func(ctx context.Context) error { return r.q.Retry(ctx, l, a, after) })
+}
+
+// fail ends the job with res on the dead-letter list.
+func (r *Role) fail(ctx context.Context, l *queue.Lease, a job.Attempt, res job.Result, log *slog.Logger) {
+	log.Error("job dead-lettered", "outcome", a.Outcome, "message", res.Message)
+	r.report(ctx, "dead_lettered", log, func(ctx context.Context) error { return r.q.Fail(ctx, l, a, res) })
+}
+
+// report runs one of the lease's final calls (complete, retry, fail),
+// retrying while the queue is unreachable; outcome labels the jobs metric.
+func (r *Role) report(ctx context.Context, outcome string, log *slog.Logger, call func(context.Context) error) {
 	bo := backoff.New(100*time.Millisecond, 3*time.Second)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := r.q.Complete(cctx, l, res)
+		err := call(cctx)
 		cancel()
 		switch {
 		case err == nil:
-			r.metrics.jobs.WithLabelValues("completed").Inc()
-			log.Debug("job completed", "status", res.Status)
+			r.metrics.jobs.WithLabelValues(outcome).Inc()
+			log.Debug("job reported", "outcome", outcome)
 			return
 		case errors.Is(err, queue.ErrLeaseLost), errors.Is(err, queue.ErrCanceled), errors.Is(err, queue.ErrFinal):
 			r.metrics.jobs.WithLabelValues("stale_result").Inc()
@@ -347,11 +427,11 @@ func (r *Role) complete(ctx context.Context, l *queue.Lease, res job.Result, log
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
 			r.metrics.jobs.WithLabelValues("failed").Inc()
-			log.Error("could not report the result; the job runs again after its lease expires", "err", err)
+			log.Error("could not report to the queue; the job runs again after its lease expires", "outcome", outcome, "err", err)
 			return
 		}
 		d := bo.Next()
-		log.Warn("complete failed; retrying", "err", err, "retry_in", d)
+		log.Warn("report to the queue failed; retrying", "outcome", outcome, "err", err, "retry_in", d)
 		backoff.Sleep(ctx, d)
 	}
 }

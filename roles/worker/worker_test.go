@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,16 +156,156 @@ func TestPicksExecutorWithMostFreeCapacity(t *testing.T) {
 	}
 }
 
-func TestExecutorErrorsEndAsInternalError(t *testing.T) {
+// flaky is an executor that can be down: then it refuses every call as a
+// dead executor's address does.
+type flaky struct {
+	fakeExecutor
+	down     atomic.Bool
+	runsDown atomic.Bool // Execute fails while Capacity still answers
+}
+
+var errRefused = errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+
+func (f *flaky) Execute(ctx context.Context, j job.Job) (job.Result, error) {
+	if f.down.Load() || f.runsDown.Load() {
+		f.calls.Add(1)
+		return job.Result{}, errRefused
+	}
+	return f.fakeExecutor.Execute(ctx, j)
+}
+
+func (f *flaky) Capacity(ctx context.Context) (executor.Capacity, error) {
+	if f.down.Load() {
+		return executor.Capacity{}, errRefused
+	}
+	return f.fakeExecutor.Capacity(ctx)
+}
+
+var quickRetries = worker.Config{Concurrency: 1, RetryBackoff: 10 * time.Millisecond, RetryMaxBackoff: 50 * time.Millisecond,
+	CapacityTTL: 10 * time.Millisecond}
+
+func TestExecutorDownThenBackRunsTheJob(t *testing.T) {
 	t.Parallel()
-	ex := &fakeExecutor{slots: 1, fn: func(context.Context, job.Job) (job.Result, error) {
-		return job.Result{}, errors.New("connection refused")
-	}}
-	b := setup(t, worker.Config{Concurrency: 1}, memq.Options{}, ex)
-	s, _ := b.q.Enqueue(context.Background(), queuetest.Req(job.PriorityNormal, 1))
+	ex := &flaky{fakeExecutor: fakeExecutor{name: "e1", slots: 2}}
+	ex.runsDown.Store(true) // it dies under the jobs: runs fail, probes pass
+	b := setup(t, quickRetries, memq.Options{}, ex)
+	ctx := context.Background()
+	s, err := b.q.Enqueue(ctx, queuetest.Req(job.PriorityNormal, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Let it fail three deliveries, then bring the executor back.
+	for {
+		got, _ := b.q.Get(ctx, s.ID)
+		if len(got.History) >= 3 {
+			break
+		}
+		if got.Status.Final() {
+			t.Fatalf("ended %s while its executor was down, want it back in the queue", got.Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ex.runsDown.Store(false)
 	got := wait(t, b.q, s.ID)
-	if got.Status != job.StatusInternalError || got.Result.Message == "" {
-		t.Fatalf("ended %+v, want internal_error with a message", got)
+	if got.Status != job.StatusAccepted || got.Result.Run.Stdout.Text != s.ID {
+		t.Fatalf("ended %s (%+v), want accepted with its own output", got.Status, got.Result)
+	}
+	if len(got.History) < 3 || got.Attempts != len(got.History)+1 {
+		t.Fatalf("attempts %d, history %+v; want every failed delivery in the history", got.Attempts, got.History)
+	}
+	for i, a := range got.History {
+		if a.Outcome != job.OutcomeUnavailable || a.N != i+1 || a.Error == "" || a.Worker == "" || a.At.IsZero() {
+			t.Fatalf("history[%d] = %+v, want executor_unavailable with its delivery, error, worker and time", i, a)
+		}
+	}
+}
+
+func TestNoLeasingWhileNoExecutorIsHealthy(t *testing.T) {
+	t.Parallel()
+	ex := &flaky{fakeExecutor: fakeExecutor{name: "e1", slots: 2}}
+	ex.down.Store(true)
+	b := setup(t, quickRetries, memq.Options{}, ex)
+	ctx := context.Background()
+	s, err := b.q.Enqueue(ctx, queuetest.Req(job.PriorityNormal, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // a worker that leased would have tried it by now
+	if got, _ := b.q.Get(ctx, s.ID); got.Status != job.StatusQueued || got.Attempts != 0 || ex.calls.Load() != 0 {
+		t.Fatalf("with no healthy executor the job is %s after %d deliveries and %d executor calls; want queued, never leased",
+			got.Status, got.Attempts, ex.calls.Load())
+	}
+	ex.down.Store(false)
+	if got := wait(t, b.q, s.ID); got.Status != job.StatusAccepted || got.Attempts != 1 {
+		t.Fatalf("ended %s after %d deliveries, want accepted after one", got.Status, got.Attempts)
+	}
+}
+
+func TestEveryExecutorDownPastTheDeadlineDeadLetters(t *testing.T) {
+	t.Parallel()
+	a := &flaky{fakeExecutor: fakeExecutor{name: "a", slots: 2}}
+	c := &flaky{fakeExecutor: fakeExecutor{name: "c", slots: 2}}
+	a.runsDown.Store(true)
+	c.runsDown.Store(true)
+	cfg := quickRetries
+	cfg.RetryDeadline = 300 * time.Millisecond
+	b := setup(t, cfg, memq.Options{}, a, c)
+	ctx := context.Background()
+	s, err := b.q.Enqueue(ctx, queuetest.Req(job.PriorityNormal, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := wait(t, b.q, s.ID)
+	if got.Status != job.StatusInternalError || !strings.Contains(got.Result.Message, "retry deadline") ||
+		!strings.Contains(got.Result.Message, "connection refused") {
+		t.Fatalf("ended %s (%+v), want internal_error naming the deadline and the last error", got.Status, got.Result)
+	}
+	if a.calls.Load() == 0 || c.calls.Load() == 0 {
+		t.Fatalf("executor calls %d and %d, want both executors tried", a.calls.Load(), c.calls.Load())
+	}
+	if n := len(got.History); n < 2 || got.History[n-1].Outcome != job.OutcomeDeadline {
+		t.Fatalf("history %+v, want the failed deliveries and the deadline last", got.History)
+	}
+	dl, err := b.q.DeadLetters(ctx)
+	if err != nil || len(dl) != 1 || dl[0].ID != s.ID {
+		t.Fatalf("DeadLetters = %+v, %v; want [%s]", dl, err, s.ID)
+	}
+	// The operator re-queues it once an executor is back: it runs.
+	c.runsDown.Store(false)
+	if err := b.q.Requeue(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := wait(t, b.q, s.ID); got.Status != job.StatusAccepted || got.Result.Executor != "c" {
+		t.Fatalf("after requeue ended %s on %q, want accepted on c", got.Status, got.Result.Executor)
+	}
+}
+
+func TestFailuresOnAWorkingExecutorAreBounded(t *testing.T) {
+	t.Parallel()
+	ex := &fakeExecutor{name: "e1", slots: 1, fn: func(context.Context, job.Job) (job.Result, error) {
+		return job.Result{Status: job.StatusInternalError, Executor: "e1", Message: "sandbox failed: agent died"}, nil
+	}}
+	cfg := quickRetries
+	cfg.MaxFailures = 3
+	b := setup(t, cfg, memq.Options{}, ex)
+	ctx := context.Background()
+	s, _ := b.q.Enqueue(ctx, queuetest.Req(job.PriorityNormal, 1))
+	got := wait(t, b.q, s.ID)
+	if got.Status != job.StatusInternalError || !strings.Contains(got.Result.Message, "3 times") ||
+		!strings.Contains(got.Result.Message, "agent died") || ex.calls.Load() != 3 {
+		t.Fatalf("ended %s (%q) after %d runs; want internal_error after 3, naming the count and the last failure",
+			got.Status, got.Result.Message, ex.calls.Load())
+	}
+	if len(got.History) != 3 {
+		t.Fatalf("history %+v, want three failed attempts", got.History)
+	}
+	for _, a := range got.History {
+		if a.Outcome != job.OutcomeFailed || a.Executor != "e1" {
+			t.Fatalf("attempt %+v, want failed on e1", a)
+		}
+	}
+	if dl, _ := b.q.DeadLetters(ctx); len(dl) != 1 {
+		t.Fatalf("dead letters %+v, want the job", dl)
 	}
 }
 

@@ -22,7 +22,9 @@ var _ executor.Executor = (*Client)(nil)
 // ("http://executor:8088"); hc nil means a pooled default client. A run
 // lasts as long as its job: bound it with the context, not hc.Timeout.
 func NewClient(baseURL string, hc *http.Client) *Client {
-	return &Client{c: httpx.NewClient(baseURL, hc)}
+	c := httpx.NewClient(baseURL, hc)
+	c.Dependency = "the executor"
+	return &Client{c: c}
 }
 
 // WithToken sets the internal bearer token sent with every request.

@@ -28,7 +28,9 @@ var _ queue.Queue = (*Client)(nil)
 // and watches last as long as asked: bound them with the context, not
 // hc.Timeout.
 func NewClient(baseURL string, hc *http.Client) *Client {
-	return &Client{c: httpx.NewClient(baseURL, hc)}
+	c := httpx.NewClient(baseURL, hc)
+	c.Dependency = "the queue"
+	return &Client{c: c}
 }
 
 // WithToken sets the internal bearer token sent with every request.
@@ -92,6 +94,41 @@ func (c *Client) Complete(ctx context.Context, l *queue.Lease, res job.Result) e
 // Release implements queue.Queue.
 func (c *Client) Release(ctx context.Context, l *queue.Lease) error {
 	return c.do(ctx, http.MethodPost, "/queue/v1/leases/release", LeaseRef{ID: l.Job.ID, Token: l.Token}, nil)
+}
+
+// Retry implements queue.Queue.
+func (c *Client) Retry(ctx context.Context, l *queue.Lease, a job.Attempt, after time.Duration) error {
+	return c.do(ctx, http.MethodPost, "/queue/v1/leases/retry",
+		RetryRequest{ID: l.Job.ID, Token: l.Token, Attempt: a, AfterMs: after.Milliseconds()}, nil)
+}
+
+// Fail implements queue.Queue.
+func (c *Client) Fail(ctx context.Context, l *queue.Lease, a job.Attempt, res job.Result) error {
+	return c.do(ctx, http.MethodPost, "/queue/v1/leases/fail", FailRequest{ID: l.Job.ID, Token: l.Token, Attempt: a, Result: res}, nil)
+}
+
+// ReadCallbacks implements queue.CallbackFeed.
+func (c *Client) ReadCallbacks(ctx context.Context, consumer string, max int, block time.Duration, resume bool) ([]queue.FeedItem, error) {
+	var items []queue.FeedItem
+	err := c.do(ctx, http.MethodPost, "/queue/v1/callbacks/read",
+		FeedReadRequest{Consumer: consumer, Max: max, BlockMs: block.Milliseconds(), Resume: resume}, &items)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return items, err
+}
+
+// AckCallbacks implements queue.CallbackFeed.
+func (c *Client) AckCallbacks(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return c.do(ctx, http.MethodPost, "/queue/v1/callbacks/ack", FeedAckRequest{IDs: ids}, nil)
+}
+
+// RecordCallback implements queue.CallbackFeed.
+func (c *Client) RecordCallback(ctx context.Context, id string, st job.CallbackState) error {
+	return c.do(ctx, http.MethodPut, jobPath(id)+"/callback", st, nil)
 }
 
 // Cancel implements queue.Queue. On ErrFinal it returns the submission's

@@ -18,7 +18,7 @@ const (
 	CodeCanceled    = "canceled"
 	CodeFinal       = "final"
 	CodeInvalid     = "invalid"
-	CodeUnavailable = "unavailable"
+	CodeUnavailable = httpx.CodeUnavailable
 )
 
 // sentinelCode is one row of the table both sides use: a queue sentinel,

@@ -46,6 +46,38 @@ type CompleteRequest struct {
 	Result job.Result `json:"result"`
 }
 
+// RetryRequest hands a leased job back to run again after AfterMs.
+type RetryRequest struct {
+	ID      string      `json:"id"`
+	Token   string      `json:"token"`
+	Attempt job.Attempt `json:"attempt"`
+	AfterMs int64       `json:"after_ms"`
+}
+
+// FailRequest ends a leased job and dead-letters it.
+type FailRequest struct {
+	ID      string      `json:"id"`
+	Token   string      `json:"token"`
+	Attempt job.Attempt `json:"attempt"`
+	Result  job.Result  `json:"result"`
+}
+
+// FeedReadRequest reads up to Max items of a feed as Consumer, waiting up
+// to BlockMs for one.
+type FeedReadRequest struct {
+	Consumer string `json:"consumer"`
+	Max      int    `json:"max"`
+	BlockMs  int64  `json:"block_ms"`
+	// Resume: first the items this consumer read before and never
+	// acknowledged (it restarted).
+	Resume bool `json:"resume,omitempty"`
+}
+
+// FeedAckRequest acknowledges feed items.
+type FeedAckRequest struct {
+	IDs []string `json:"ids"`
+}
+
 // ExtendResponse is a heartbeat's answer: the lease's new expiry.
 type ExtendResponse struct {
 	ExpiresAt time.Time `json:"expires_at"`

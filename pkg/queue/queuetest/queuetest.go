@@ -61,11 +61,15 @@ func Run(t *testing.T, newQ Factory) {
 		{"ReleaseDoesNotCount", testRelease},
 		{"DeadLetterAfterN", testDeadLetter},
 		{"RequeueFromDeadLetter", testRequeue},
+		{"RetryAfterBackoff", testRetry},
+		{"CancelWhileRetrying", testCancelRetrying},
+		{"FailDeadLetters", testFail},
 		{"CancelQueued", testCancelQueued},
 		{"CancelRunning", testCancelRunning},
 		{"CompletionWakesWaiter", testCompletionWakesWaiter},
 		{"Stats", testStats},
 		{"ResultFeed", testResultFeed},
+		{"CallbackFeed", testCallbackFeed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -226,6 +230,9 @@ func testIdempotency(t *testing.T, newQ Factory) {
 	b := enqueue(t, ctx, q, r)
 	if a.ID != b.ID {
 		t.Fatalf("same idempotency key gave ids %s and %s", a.ID, b.ID)
+	}
+	if a.Replayed || !b.Replayed {
+		t.Fatalf("replayed = %v then %v, want false for the first answer and true for the replay", a.Replayed, b.Replayed)
 	}
 	r.IdempotencyKey = "key-2"
 	c := enqueue(t, ctx, q, r)
@@ -683,4 +690,163 @@ func readFeed(t *testing.T, ctx context.Context, f queue.ResultFeed, consumer st
 		t.Fatalf("feed Read: got %d items, want %d", len(items), n)
 	}
 	return items
+}
+
+func testRetry(t *testing.T, newQ Factory) {
+	ctx := ctxT(t, 30*time.Second)
+	q := newQ(t, Options{MaxDeliveries: 2})
+	s := enqueue(t, ctx, q, Req(job.PriorityNormal, 1))
+	l := lease(t, ctx, q, time.Second)
+	if l.CreatedAt.IsZero() || !l.CreatedAt.Equal(s.CreatedAt) || l.Failures != 0 {
+		t.Fatalf("lease created_at %v failures %d, want %v and 0", l.CreatedAt, l.Failures, s.CreatedAt)
+	}
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	down := job.Attempt{N: l.Job.Attempt, At: at, Outcome: job.OutcomeUnavailable, Worker: "w1", Error: "connection refused"}
+	if err := q.Retry(ctx, l, down, 300*time.Millisecond); err != nil {
+		t.Fatalf("Retry: %v", err)
+	}
+	if err := q.Complete(ctx, l, accepted("")); !errors.Is(err, queue.ErrLeaseLost) {
+		t.Fatalf("Complete after Retry = %v, want ErrLeaseLost", err)
+	}
+	got, err := q.Get(ctx, s.ID)
+	if err != nil || got.Status != job.StatusQueued || len(got.History) != 1 {
+		t.Fatalf("Get after Retry = %+v, %v; want queued with one attempt in its history", got, err)
+	}
+	if h := got.History[0]; h.N != 1 || h.Outcome != job.OutcomeUnavailable || h.Worker != "w1" || h.Error != "connection refused" || !h.At.Equal(at) {
+		t.Fatalf("history[0] = %+v, want %+v", h, down)
+	}
+	if st, err := q.Stats(ctx); err != nil || st.Delayed != 1 || st.Leased != 0 || st.Depth[job.PriorityNormal] != 0 {
+		t.Fatalf("Stats while delayed = %+v, %v; want 1 delayed, nothing queued or leased", st, err)
+	}
+	// Not before its back-off is over (the lease waits for it).
+	start := time.Now()
+	l2 := lease(t, ctx, q, 5*time.Second)
+	if waited := time.Since(start); waited < 200*time.Millisecond {
+		t.Fatalf("leased again after %v, before its 300ms back-off", waited)
+	}
+	if l2.Job.ID != s.ID || l2.Job.Attempt != 2 || l2.Failures != 0 {
+		t.Fatalf("second lease %s attempt %d failures %d, want %s, 2, 0 (unavailable is not counted)", l2.Job.ID, l2.Job.Attempt, l2.Failures, s.ID)
+	}
+	failed := job.Attempt{N: 2, At: at, Outcome: job.OutcomeFailed, Executor: "e1", Error: "sandbox failed"}
+	if err := q.Retry(ctx, l2, failed, 0); err != nil {
+		t.Fatalf("Retry: %v", err)
+	}
+	l3 := lease(t, ctx, q, 5*time.Second)
+	if l3.Job.Attempt != 3 || l3.Failures != 1 {
+		t.Fatalf("third lease attempt %d failures %d, want 3 and 1", l3.Job.Attempt, l3.Failures)
+	}
+	if err := q.Complete(ctx, l3, accepted("")); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	got, err = q.Get(ctx, s.ID)
+	if err != nil || got.Status != job.StatusAccepted || len(got.History) != 2 || got.History[1].Executor != "e1" {
+		t.Fatalf("final = %+v, %v; want accepted with both attempts in its history", got, err)
+	}
+	if st, err := q.Stats(ctx); err != nil || st.Delayed != 0 || st.Leased != 0 || st.DeadLetters != 0 {
+		t.Fatalf("Stats at the end = %+v, %v", st, err)
+	}
+}
+
+func testCancelRetrying(t *testing.T, newQ Factory) {
+	ctx := ctxT(t, 20*time.Second)
+	q := newQ(t, Options{})
+	s := enqueue(t, ctx, q, Req(job.PriorityNormal, 1))
+	l := lease(t, ctx, q, time.Second)
+	if err := q.Retry(ctx, l, job.Attempt{N: 1, At: time.Now(), Outcome: job.OutcomeUnavailable}, 200*time.Millisecond); err != nil {
+		t.Fatalf("Retry: %v", err)
+	}
+	if c, err := q.Cancel(ctx, s.ID); err != nil || c.Status != job.StatusCanceled {
+		t.Fatalf("Cancel while delayed = %+v, %v; want canceled", c, err)
+	}
+	noLease(t, ctx, q, 600*time.Millisecond)
+	if st, err := q.Stats(ctx); err != nil || st.Delayed != 0 || st.Depth[job.PriorityNormal] != 0 || st.Leased != 0 {
+		t.Fatalf("Stats after cancel = %+v, %v; want nothing delayed, queued or leased", st, err)
+	}
+}
+
+func testFail(t *testing.T, newQ Factory) {
+	ctx := ctxT(t, 20*time.Second)
+	q := newQ(t, Options{})
+	s := enqueue(t, ctx, q, Req(job.PriorityNormal, 1))
+	l := lease(t, ctx, q, time.Second)
+	res := job.Result{Status: job.StatusInternalError, Message: "no executor could run the job"}
+	a := job.Attempt{N: 1, At: time.Now().UTC(), Outcome: job.OutcomeDeadline, Error: "connection refused"}
+	if err := q.Fail(ctx, l, a, res); err != nil {
+		t.Fatalf("Fail: %v", err)
+	}
+	got, err := queue.Wait(ctx, q, s.ID)
+	if err != nil || got.Status != job.StatusInternalError || got.Result == nil || got.Result.Message != res.Message ||
+		len(got.History) != 1 || got.History[0].Outcome != job.OutcomeDeadline {
+		t.Fatalf("after Fail = %+v, %v; want internal_error with its message and the attempt", got, err)
+	}
+	dl, err := q.DeadLetters(ctx)
+	if err != nil || len(dl) != 1 || dl[0].ID != s.ID {
+		t.Fatalf("DeadLetters = %+v, %v; want [%s]", dl, err, s.ID)
+	}
+	if st, err := q.Stats(ctx); err != nil || st.Leased != 0 || st.DeadLetters != 1 {
+		t.Fatalf("Stats = %+v, %v; want 0 leased, 1 dead letter", st, err)
+	}
+	if err := q.Requeue(ctx, s.ID); err != nil {
+		t.Fatalf("Requeue: %v", err)
+	}
+	l2 := lease(t, ctx, q, time.Second)
+	if l2.Job.ID != s.ID || l2.Failures != 0 {
+		t.Fatalf("leased %s failures %d after Requeue, want %s and 0", l2.Job.ID, l2.Failures, s.ID)
+	}
+	if err := q.Complete(ctx, l2, accepted("")); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+}
+
+func testCallbackFeed(t *testing.T, newQ Factory) {
+	ctx := ctxT(t, 30*time.Second)
+	q := newQ(t, Options{})
+	r := Req(job.PriorityNormal, 1)
+	r.CallbackURL = "https://example.test/hook"
+	a := enqueue(t, ctx, q, r)
+	b := enqueue(t, ctx, q, Req(job.PriorityNormal, 2)) // no callback
+	c := enqueue(t, ctx, q, r)
+	for range 2 {
+		l := lease(t, ctx, q, time.Second)
+		if err := q.Complete(ctx, l, accepted("")); err != nil {
+			t.Fatalf("Complete: %v", err)
+		}
+	}
+	if _, err := q.Cancel(ctx, c.ID); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	var items []queue.FeedItem
+	for len(items) < 2 {
+		got, err := q.ReadCallbacks(ctx, "g1", 10, 5*time.Second, len(items) == 0)
+		if err != nil || len(got) == 0 {
+			t.Fatalf("ReadCallbacks = %+v, %v after %d items; want the two with a callback_url", got, err, len(items))
+		}
+		items = append(items, got...)
+	}
+	ids := map[string]bool{}
+	for _, it := range items {
+		if it.ID == "" || (it.Submission.ID != a.ID && it.Submission.ID != c.ID) {
+			t.Fatalf("callback item %+v, want %s or %s (not %s, which has no callback_url)", it, a.ID, c.ID, b.ID)
+		}
+		ids[it.Submission.ID] = true
+	}
+	if len(ids) != 2 {
+		t.Fatalf("callback items %+v, want one per submission", items)
+	}
+	st := job.CallbackState{Status: job.CallbackDelivered, Attempts: 2, LastError: "503", LastAttemptAt: time.Now().UTC().Truncate(time.Millisecond)}
+	if err := q.RecordCallback(ctx, a.ID, st); err != nil {
+		t.Fatalf("RecordCallback: %v", err)
+	}
+	if got, err := q.Get(ctx, a.ID); err != nil || got.Callback == nil || *got.Callback != st {
+		t.Fatalf("Get after RecordCallback = %+v, %v; want callback %+v", got.Callback, err, st)
+	}
+	if err := q.RecordCallback(ctx, job.NewID(time.Now()), st); !errors.Is(err, queue.ErrNotFound) {
+		t.Fatalf("RecordCallback(unknown) = %v, want ErrNotFound", err)
+	}
+	if err := q.AckCallbacks(ctx, items[0].ID, items[1].ID); err != nil {
+		t.Fatalf("AckCallbacks: %v", err)
+	}
+	if rest, err := q.ReadCallbacks(ctx, "g2", 10, 300*time.Millisecond, false); err != nil || len(rest) != 0 {
+		t.Fatalf("ReadCallbacks after acking everything = %+v, %v; want nothing", rest, err)
+	}
 }

@@ -22,7 +22,9 @@ var _ store.Store = (*Client)(nil)
 // NewClient returns a client for the storage role at baseURL
 // ("http://storage:8089"); hc nil means a pooled default client.
 func NewClient(baseURL string, hc *http.Client) *Client {
-	return &Client{c: httpx.NewClient(baseURL, hc)}
+	c := httpx.NewClient(baseURL, hc)
+	c.Dependency = "storage"
+	return &Client{c: c}
 }
 
 // WithToken sets the internal bearer token sent with every request.

@@ -16,7 +16,7 @@ const (
 	CodeKeyNotFound    = "key_not_found"
 	CodeKeyExists      = "key_exists"
 	CodeNotImplemented = "not_implemented"
-	CodeUnavailable    = "unavailable"
+	CodeUnavailable    = httpx.CodeUnavailable
 )
 
 // sentinelCode is one row of the table both sides use: a store sentinel,

@@ -21,19 +21,25 @@ import (
 	"github.com/execbox/app/pkg/version"
 )
 
-// Callbacks: a submission with a callback_url is watched until it is final,
-// then its result is sent to the URL with bounded retries and exponential
-// backoff, rendered by the renderer its API registered (the native API
-// POSTs its submission; Judge0 PUTs Judge0's shape, as Judge0 does). The
-// renderer is chosen by the request's job.Compat.API, so a submission says
-// itself how its callback looks.
+// Callbacks: when a submission with a callback_url reaches a final status,
+// the queue puts its id on the callbacks feed (queue.CallbackFeed), durable
+// with the queue (Redis; memory in app all's embedded queue). Every gateway
+// consumes the feed: it reads the submission, sends it to the URL with
+// bounded retries and exponential backoff, records each attempt with the
+// submission (its "callback" state: pending, delivered, or failed, the
+// dead-letter state) and acknowledges the item once delivered or given up.
+// An item a gateway held when it stopped is read again by the gateway of the
+// same --callback-consumer name when it starts, or by another gateway after
+// the feed's redelivery time; the attempts already made count. So delivery
+// is at least once and survives a restart of any role. The body is rendered
+// by the renderer its API registered (the native API POSTs its submission;
+// Judge0 PUTs Judge0's shape, as Judge0 does), chosen by the request's
+// job.Compat.API, so a submission says itself how its callback looks.
 //
 // The SSRF guard (CVE-2024-29021 was Judge0's): the URL's host is checked at
 // submit time, and, because DNS can answer differently a second later
 // (rebinding), the dialer checks the address it actually connects to. Only
 // public unicast addresses pass unless the operator allows private ones.
-// Pending callbacks live in memory: a gateway restart loses the ones not yet
-// delivered (the result itself is safe in the queue and storage).
 
 // resolver resolves host names (net.Resolver; a fake in tests).
 type resolver interface {
@@ -135,14 +141,6 @@ func (g *ipGuard) control(_, address string, _ syscall.RawConn) error {
 // errRefused: the dialer refused the callback's address.
 var errRefused = errors.New("callback refused")
 
-// callbackItem is one pending delivery.
-type callbackItem struct {
-	id  string
-	url string
-	// api names the renderer (the request's API).
-	api string
-}
-
 // CallbackRenderer renders a final submission as the callback request its
 // API sends: the HTTP method and the JSON body.
 type CallbackRenderer interface {
@@ -171,10 +169,7 @@ type callbacks struct {
 	renderers map[string]CallbackRenderer
 	guard     *ipGuard
 	client    *http.Client
-	// slots holds one token per pending callback (reserved at submit).
-	slots   chan struct{}
-	items   chan callbackItem
-	outcome func(string)
+	outcome   func(string)
 }
 
 func newCallbacks(cfg Config, log *slog.Logger, q queue.Queue, st store.Store) *callbacks {
@@ -197,119 +192,171 @@ func newCallbacks(cfg Config, log *slog.Logger, q queue.Queue, st store.Store) *
 			// only place its result goes.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		slots:   make(chan struct{}, cfg.MaxPendingCallbacks),
-		items:   make(chan callbackItem, cfg.MaxPendingCallbacks),
 		outcome: func(string) {},
 	}
 }
 
-// reserve books a pending-callback slot; false when the backlog is full.
-func (cb *callbacks) reserve() bool {
-	select {
-	case cb.slots <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
+// callbackReadBlock is how long one read of the callbacks feed waits.
+const callbackReadBlock = 5 * time.Second
 
-func (cb *callbacks) unreserve() { <-cb.slots }
-
-// add queues a delivery; its slot was reserved, so this never blocks.
-func (cb *callbacks) add(it callbackItem) { cb.items <- it }
-
-// run delivers callbacks until ctx ends, then waits for the deliveries in
-// progress to notice and stop.
+// run consumes the callbacks feed until ctx ends, delivering up to
+// MaxPendingCallbacks at once, then waits for the deliveries in progress to
+// notice and stop (what they did not finish is read again later).
 func (cb *callbacks) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for {
-		select {
-		case it := <-cb.items:
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer cb.unreserve()
-				cb.deliver(ctx, it)
-			}()
+	slots := make(chan struct{}, max(cb.cfg.MaxPendingCallbacks, 1))
+	bo := backoff.New(100*time.Millisecond, 5*time.Second)
+	resume := true // first what this consumer held before a restart
+	for ctx.Err() == nil {
+		select { // wait for a free slot
+		case slots <- struct{}{}:
+			<-slots
 		case <-ctx.Done():
 			return nil
 		}
+		free := cap(slots) - len(slots)
+		items, err := cb.q.ReadCallbacks(ctx, cb.cfg.CallbackConsumer, min(free, 100), callbackReadBlock, resume)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			d := bo.Next()
+			cb.log.Warn("reading the callbacks feed failed; retrying", "err", err, "retry_in", d)
+			backoff.Sleep(ctx, d)
+			continue
+		}
+		bo.Reset()
+		resume = false
+		for _, it := range items {
+			slots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				cb.deliver(ctx, it)
+			}()
+		}
 	}
+	return nil
 }
 
-// deliver waits for the submission to finish and sends it.
-func (cb *callbacks) deliver(ctx context.Context, it callbackItem) {
-	log := cb.log.With("submission", it.id, "callback_url", it.url)
-	sub, err := cb.awaitFinal(ctx, it.id)
-	if err != nil {
+// maxCallbackError bounds the error text kept with a submission.
+const maxCallbackError = 300
+
+// deliver sends one feed item's callback, recording each attempt, and
+// acknowledges the item once it is delivered or given up. When ctx ends
+// first the item stays unacknowledged, to be read again.
+func (cb *callbacks) deliver(ctx context.Context, it queue.FeedItem) {
+	id := it.Submission.ID
+	log := cb.log.With("submission", id)
+	after := context.WithoutCancel(ctx) // recording and acking outlive a shutdown
+	ack := func() {
+		actx, cancel := context.WithTimeout(after, 5*time.Second)
+		defer cancel()
+		if err := cb.q.AckCallbacks(actx, it.ID); err != nil {
+			log.Warn("callback: ack failed; it may be delivered again", "err", err)
+		}
+	}
+	sub, err := cb.lookup(ctx, id)
+	switch {
+	case errors.Is(err, queue.ErrNotFound), errors.Is(err, store.ErrNotFound):
+		log.Warn("callback abandoned: submission not found")
+		cb.outcome("abandoned")
+		ack()
+		return
+	case err != nil:
 		if ctx.Err() == nil {
-			log.Warn("callback abandoned: result not found", "err", err)
-			cb.outcome("abandoned")
+			log.Warn("callback postponed: submission unreadable; it is read again later", "err", err)
 		}
 		return
+	case !sub.Status.Final() || sub.Request.CallbackURL == "":
+		ack() // re-queued since (a later finish adds a new item), or no callback
+		return
 	}
-	render, ok := cb.renderers[it.api]
+	log = log.With("callback_url", sub.Request.CallbackURL)
+	st := job.CallbackState{Status: job.CallbackPending}
+	if sub.Callback != nil {
+		st = *sub.Callback
+	}
+	if st.Status != job.CallbackPending {
+		ack() // done before: a duplicate item
+		return
+	}
+	record := func() {
+		rctx, cancel := context.WithTimeout(after, 5*time.Second)
+		defer cancel()
+		if err := cb.q.RecordCallback(rctx, id, st); err != nil && !errors.Is(err, queue.ErrNotFound) {
+			log.Warn("callback: recording its state failed", "err", err)
+		}
+	}
+	giveUp := func(outcome string) {
+		st.Status = job.CallbackFailed
+		record()
+		cb.outcome(outcome)
+		ack()
+	}
+	render, ok := cb.renderers[apiOf(sub.Request)]
 	if !ok {
-		log.Error("callback abandoned: no renderer for its API", "api", it.api)
-		cb.outcome("abandoned")
+		log.Error("callback abandoned: no renderer for its API", "api", apiOf(sub.Request))
+		st.LastError = "no renderer for API " + apiOf(sub.Request)
+		giveUp("abandoned")
 		return
 	}
 	method, body, err := render.RenderCallback(sub)
 	if err != nil {
 		log.Error("callback abandoned: cannot render result", "err", err)
-		cb.outcome("abandoned")
+		st.LastError = "cannot render the result"
+		giveUp("abandoned")
 		return
 	}
 	retry := backoff.New(cb.cfg.CallbackBackoff, cb.cfg.CallbackMaxBackoff)
-	for attempt := 1; ; attempt++ {
-		err := cb.post(ctx, method, it.url, it.id, body)
+	for range st.Attempts {
+		retry.Next() // attempts made before a restart count
+	}
+	for st.Attempts < cb.cfg.CallbackAttempts {
+		err := cb.post(ctx, method, sub.Request.CallbackURL, id, body)
+		if ctx.Err() != nil {
+			return // not an attempt: shutting down; read again later
+		}
+		st.Attempts++
+		st.LastAttemptAt = time.Now().UTC()
 		if err == nil {
-			log.Debug("callback delivered", "attempt", attempt)
+			log.Debug("callback delivered", "attempt", st.Attempts)
+			st.Status, st.LastError = job.CallbackDelivered, ""
+			record()
 			cb.outcome("delivered")
+			ack()
 			return
+		}
+		st.LastError = err.Error()
+		if len(st.LastError) > maxCallbackError {
+			st.LastError = st.LastError[:maxCallbackError]
 		}
 		var perm *permanentError
-		if errors.As(err, &perm) || attempt >= cb.cfg.CallbackAttempts {
-			log.Warn("callback failed", "attempt", attempt, "err", err)
-			cb.outcome("failed")
+		if errors.As(err, &perm) || st.Attempts >= cb.cfg.CallbackAttempts {
+			log.Warn("callback failed", "attempt", st.Attempts, "err", err)
+			giveUp("failed")
 			return
 		}
+		record()
 		d := retry.Next()
-		log.Debug("callback attempt failed, retrying", "attempt", attempt, "err", err, "backoff", d)
+		log.Debug("callback attempt failed, retrying", "attempt", st.Attempts, "err", err, "backoff", d)
 		if !backoff.Sleep(ctx, d) {
 			return
 		}
 	}
+	giveUp("failed") // every attempt was made before a restart
 }
 
-// awaitFinal watches the submission until it is final; a watch that breaks
-// (queue restarted) is resumed, and a submission that left the queue is
-// read from storage.
-func (cb *callbacks) awaitFinal(ctx context.Context, id string) (job.Submission, error) {
-	retry := backoff.New(cb.cfg.CallbackBackoff, cb.cfg.CallbackMaxBackoff)
-	var lastErr error
-	for tries := 0; tries < 20; tries++ {
-		sub, err := queue.Wait(ctx, cb.q, id)
-		if err == nil && sub.Status.Final() {
-			return sub, nil
-		}
-		if ctx.Err() != nil {
-			return sub, ctx.Err()
-		}
-		if errors.Is(err, queue.ErrNotFound) {
-			s, serr := cb.st.Get(ctx, id)
-			if serr == nil && s.Status.Final() {
-				return s, nil
-			}
-			err = serr
-		}
-		lastErr = err
-		if err := retry.Wait(ctx); err != nil {
-			return job.Submission{}, err
-		}
+// lookup reads a finished submission: from the queue while it holds it,
+// else from storage.
+func (cb *callbacks) lookup(ctx context.Context, id string) (job.Submission, error) {
+	sub, err := cb.q.Get(ctx, id)
+	if errors.Is(err, queue.ErrNotFound) {
+		return cb.st.Get(ctx, id)
 	}
-	return job.Submission{}, lastErr
+	return sub, err
 }
 
 // permanentError is a callback failure not worth retrying.

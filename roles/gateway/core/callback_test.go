@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/execbox/app/pkg/job"
-	"github.com/execbox/app/roles/gateway"
 	"github.com/execbox/app/roles/gateway/internal/gatewaytest"
 	"github.com/execbox/app/roles/gateway/native"
 )
@@ -62,21 +61,5 @@ func TestCallbackGivesUp(t *testing.T) {
 				t.Fatalf("%d requests, want %d", n, tc.attempts)
 			}
 		})
-	}
-}
-
-func TestCallbackBacklogFullIs503(t *testing.T) {
-	t.Parallel()
-	b := gatewaytest.Setup(t, func(c *gateway.Config, _ *gateway.Deps) {
-		c.CallbackAllowPrivate = true
-		c.MaxPendingCallbacks = 1
-	})
-	h := gatewaytest.NewHook(t, 0, 0)
-	body := map[string]any{"language": "python", "source": "1", "callback_url": h.Srv.URL}
-	gatewaytest.WantStatus(t, b.Do(t, "POST", "/v1/submissions", body), 201)
-	resp := b.Do(t, "POST", "/v1/submissions", body)
-	gatewaytest.WantStatus(t, resp, http.StatusServiceUnavailable)
-	if resp.Header.Get("Retry-After") == "" || b.Q.Count() != 1 {
-		t.Fatalf("Retry-After %q, %d queued", resp.Header.Get("Retry-After"), b.Q.Count())
 	}
 }

@@ -74,9 +74,14 @@ type Config struct {
 	CallbackBackoff    time.Duration
 	CallbackMaxBackoff time.Duration
 	CallbackTimeout    time.Duration
-	// MaxPendingCallbacks caps the submissions whose callback is still to be
-	// delivered; beyond it submissions with a callback_url get 503.
+	// MaxPendingCallbacks caps the callbacks this gateway delivers at once
+	// (the rest wait on the queue's callbacks feed).
 	MaxPendingCallbacks int
+	// CallbackConsumer names this gateway on the callbacks feed: a gateway
+	// that restarts under the same name takes up at once the callbacks it
+	// held (others take them over after the feed's redelivery time). Give
+	// each gateway its own.
+	CallbackConsumer string
 
 	// Heartbeat is the interval of keep-alive comments on event streams.
 	Heartbeat time.Duration

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/execbox/app/pkg/httpx"
+	"github.com/execbox/app/pkg/outage"
 	"github.com/execbox/app/pkg/queue"
 	"github.com/execbox/app/pkg/store"
 )
@@ -15,9 +16,6 @@ import (
 // errTooManyInFlight: the key has its maximum number of unfinished
 // submissions.
 var errTooManyInFlight = errors.New("too many submissions in flight")
-
-// errCallbacksFull: too many callbacks are waiting for delivery.
-var errCallbacksFull = errors.New("too many callbacks pending")
 
 // ProblemFor maps an error from the queue, the store or the gateway itself
 // to the problem the client sees. It is the only place that decides status
@@ -28,9 +26,6 @@ func ProblemFor(err error) httpx.Problem {
 	case errors.Is(err, queue.ErrFull):
 		return httpx.Problem{Status: http.StatusServiceUnavailable, Title: "queue full", Code: "queue_full",
 			Detail: "the queue holds its maximum number of jobs; retry later", RetryAfter: retryAfter(err, 2*time.Second)}
-	case errors.Is(err, errCallbacksFull):
-		return httpx.Problem{Status: http.StatusServiceUnavailable, Title: "callbacks backlog full", Code: "callbacks_full",
-			Detail: "too many callbacks are waiting for delivery; retry later", RetryAfter: 2 * time.Second}
 	case errors.Is(err, errTooManyInFlight):
 		return httpx.Problem{Status: http.StatusTooManyRequests, Title: "too many submissions in flight", Code: "too_many_in_flight",
 			Detail: err.Error(), RetryAfter: time.Second}
@@ -42,12 +37,21 @@ func ProblemFor(err error) httpx.Problem {
 		return httpx.Problem{Status: http.StatusConflict, Title: "already finished", Code: "final", Detail: err.Error()}
 	case errors.Is(err, queue.ErrCanceled):
 		return httpx.Problem{Status: http.StatusConflict, Title: "canceled", Code: "canceled", Detail: err.Error()}
+	case isOutage(err):
+		// One answer to every backend outage: 503, Retry-After, the
+		// dependency's name (Redis, PostgreSQL, the queue, storage), never
+		// its address.
+		dep, _ := outage.Of(err)
+		return httpx.UnavailableProblem(dep)
+	case errors.As(err, &p) && p.Status == http.StatusServiceUnavailable && p.Code == httpx.CodeUnavailable:
+		// A backing role's own outage answer names what it depends on.
+		return httpx.Problem{Status: p.Status, Title: p.Title, Code: p.Code, Detail: p.Detail,
+			RetryAfter: retryAfter(err, httpx.UnavailableRetryAfter)}
 	case errors.Is(err, context.DeadlineExceeded):
 		return httpx.Problem{Status: http.StatusGatewayTimeout, Title: "timeout", Code: "timeout",
 			Detail: "a backing service did not answer in time"}
 	case isNetError(err):
-		return httpx.Problem{Status: http.StatusServiceUnavailable, Title: "service unavailable", Code: "unavailable",
-			Detail: "a backing service cannot be reached; retry later", RetryAfter: 2 * time.Second}
+		return httpx.UnavailableProblem("a backing service")
 	case errors.As(err, &p) && p.Status >= 400 && p.Status < 500 && p.Status != http.StatusUnauthorized:
 		// A client error reported by a backing service (or the gateway's
 		// own decoding) is the client's to see.
@@ -57,6 +61,12 @@ func ProblemFor(err error) httpx.Problem {
 			RetryAfter: p.RetryAfter}
 	}
 	return httpx.Problem{Status: http.StatusInternalServerError, Title: "internal error", Code: "internal"}
+}
+
+// isOutage reports an error naming an unavailable dependency.
+func isOutage(err error) bool {
+	_, ok := outage.Of(err)
+	return ok
 }
 
 // isNetError reports a failure to reach a backing role (connection refused,

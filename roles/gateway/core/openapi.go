@@ -34,6 +34,9 @@ type Route struct {
 	Params  []Param
 	// Responses maps status codes to zero values of their body types.
 	Responses map[int]any
+	// ResponseHeaders are headers the route's successful answers may carry
+	// (Name, Type and Doc are used).
+	ResponseHeaders []Param
 	// Stream: the 200 answer is text/event-stream. HTML: text/html.
 	Stream, HTML bool
 	// Public routes need no API key.
@@ -92,9 +95,18 @@ func OpenAPI(routes []Route, description string) map[string]any {
 			} else if ct != "application/json" {
 				resp["content"] = map[string]any{ct: map[string]any{"schema": map[string]any{"type": "string"}}}
 			}
+			if len(rt.ResponseHeaders) > 0 {
+				hs := map[string]any{}
+				for _, h := range rt.ResponseHeaders {
+					hs[h.Name] = map[string]any{"description": h.Doc, "schema": map[string]any{"type": h.Type}}
+				}
+				resp["headers"] = hs
+			}
 			responses[strconv.Itoa(code)] = resp
 		}
-		responses["default"] = map[string]any{"description": "Error (RFC 9457 problem details)",
+		responses["default"] = map[string]any{"description": "Error (RFC 9457 problem details). A backing service " +
+			"that is down (Redis, PostgreSQL, the queue, storage) is answered 503 with Retry-After and code " +
+			"unavailable, the detail naming the service.",
 			"content": map[string]any{"application/problem+json": map[string]any{"schema": problem}}}
 		op["responses"] = responses
 		if rt.Public {

@@ -86,31 +86,38 @@ func (s *Service) Invalid(w http.ResponseWriter, req *http.Request, errs []httpx
 	WriteProblem(w, req, *ValidationProblem(errs), api)
 }
 
-// Enqueue queues a validated request under the caller's in-flight cap and
-// registers its callback, rendered by the renderer of the request's API.
+// Enqueue queues a validated request under the caller's in-flight cap. Its
+// callback, if any, is the queue's to schedule when it finishes (once, also
+// for a replayed request), rendered by the renderer of the request's API.
 func (s *Service) Enqueue(ctx context.Context, c Caller, jr job.Request) (job.Submission, error) {
 	max := s.cfg.MaxInFlight
 	if err := s.inflight.reserve(ctx, s.queue, c.limitKey, 1, max); err != nil {
 		return job.Submission{}, err
 	}
-	if jr.CallbackURL != "" && !s.cb.reserve() {
-		s.inflight.release(c.limitKey, 1, max)
-		return job.Submission{}, errCallbacksFull
-	}
 	sub, err := s.queue.Enqueue(ctx, jr)
 	if err != nil {
 		s.inflight.release(c.limitKey, 1, max)
-		if jr.CallbackURL != "" {
-			s.cb.unreserve()
-		}
 		return job.Submission{}, err
 	}
 	s.inflight.commit(c.limitKey, sub.ID, max)
-	if jr.CallbackURL != "" {
-		s.cb.add(callbackItem{id: sub.ID, url: jr.CallbackURL, api: apiOf(jr)})
-	}
 	s.metrics.submissions.WithLabelValues(jr.Language, apiOf(jr)).Inc()
 	return sub, nil
+}
+
+// ReplayedHeader marks the answer to a request whose Idempotency-Key was
+// seen before: the submission is the first request's, answered with the
+// first answer's status.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// ReplayedParam documents ReplayedHeader in the OpenAPI document.
+var ReplayedParam = Param{Name: ReplayedHeader, Type: "string",
+	Doc: "\"true\" when the Idempotency-Key was seen before: the submission is the first request's and the status the first answer's."}
+
+// MarkReplayed sets ReplayedHeader when sub answers a replayed request.
+func MarkReplayed(w http.ResponseWriter, sub job.Submission) {
+	if sub.Replayed {
+		w.Header().Set(ReplayedHeader, "true")
+	}
 }
 
 // apiOf names the API a request came through.

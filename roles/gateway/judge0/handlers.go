@@ -142,6 +142,7 @@ func (a *API) handleCreate(w http.ResponseWriter, req *http.Request) {
 		a.svc.WriteError(w, req, err, api)
 		return
 	}
+	core.MarkReplayed(w, sub)
 	if !opts.wait {
 		httpx.WriteJSON(w, http.StatusCreated, Token{Token: tokenOf(sub.ID)})
 		return

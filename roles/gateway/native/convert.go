@@ -48,6 +48,8 @@ func toSubmission(s job.Submission) Submission {
 		Priority:   s.Request.Priority,
 		Metadata:   s.Request.Metadata,
 		Attempts:   s.Attempts,
+		History:    s.History,
+		Callback:   s.Callback,
 		CreatedAt:  s.CreatedAt,
 		UpdatedAt:  s.UpdatedAt,
 		FinishedAt: s.FinishedAt,

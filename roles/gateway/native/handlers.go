@@ -42,9 +42,10 @@ func (a *API) Routes() []core.Route {
 	return []core.Route{
 		{Method: "POST", Path: "/v1/submissions", Tag: "native", Summary: "Create a submission",
 			Request: SubmissionRequest{}, Params: []core.Param{waitParam,
-				{Name: "Idempotency-Key", In: "header", Type: "string", Doc: "Repeating a request with the same key returns the first submission instead of running again."}},
-			Responses: map[int]any{201: SubmissionCreated{}, 200: Submission{}, 202: SubmissionCreated{}},
-			Handle:    a.handleCreate},
+				{Name: "Idempotency-Key", In: "header", Type: "string", Doc: "Repeating a request with the same key returns the first submission instead of running again, with the first answer's status and Idempotent-Replayed: true."}},
+			Responses:       map[int]any{201: SubmissionCreated{}, 200: Submission{}, 202: SubmissionCreated{}},
+			ResponseHeaders: []core.Param{core.ReplayedParam},
+			Handle:          a.handleCreate},
 		{Method: "POST", Path: "/v1/submissions/batch", Tag: "native", Summary: "Create several submissions",
 			Request: BatchRequest{}, Responses: map[int]any{200: BatchResponse{}}, Handle: a.handleBatch},
 		{Method: "GET", Path: "/v1/submissions", Tag: "native", Summary: "List finished submissions, newest first",
@@ -109,6 +110,7 @@ func (a *API) submit(w http.ResponseWriter, req *http.Request, wait bool, create
 		return
 	}
 	w.Header().Set("Location", "/v1/submissions/"+sub.ID)
+	core.MarkReplayed(w, sub)
 	if !wait {
 		httpx.WriteJSON(w, createdStatus, SubmissionCreated{ID: sub.ID, Status: sub.Status})
 		return

@@ -67,17 +67,19 @@ type BatchResponse struct {
 
 // Submission is a submission as the native API shows it.
 type Submission struct {
-	ID         string            `json:"id" validate:"required"`
-	Status     job.Status        `json:"status" validate:"required"`
-	Language   string            `json:"language" validate:"required"`
-	Version    string            `json:"version,omitempty"`
-	Priority   job.Priority      `json:"priority,omitempty"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
-	Attempts   int               `json:"attempts,omitempty"`
-	CreatedAt  time.Time         `json:"created_at" validate:"required"`
-	UpdatedAt  time.Time         `json:"updated_at,omitzero"`
-	FinishedAt time.Time         `json:"finished_at,omitzero"`
-	Result     *job.Result       `json:"result,omitempty" doc:"Present once the status is final."`
+	ID         string             `json:"id" validate:"required"`
+	Status     job.Status         `json:"status" validate:"required"`
+	Language   string             `json:"language" validate:"required"`
+	Version    string             `json:"version,omitempty"`
+	Priority   job.Priority       `json:"priority,omitempty"`
+	Metadata   map[string]string  `json:"metadata,omitempty"`
+	Attempts   int                `json:"attempts,omitempty"`
+	History    []job.Attempt      `json:"history,omitempty" doc:"Deliveries that did not end the submission (executor unavailable, failed on a working executor, worker lost), oldest first."`
+	Callback   *job.CallbackState `json:"callback,omitempty" doc:"Delivery of the callback_url, once the submission is final (while the queue holds it)."`
+	CreatedAt  time.Time          `json:"created_at" validate:"required"`
+	UpdatedAt  time.Time          `json:"updated_at,omitzero"`
+	FinishedAt time.Time          `json:"finished_at,omitzero"`
+	Result     *job.Result        `json:"result,omitempty" doc:"Present once the status is final."`
 }
 
 // SubmissionList is one page of GET /v1/submissions, newest first.

@@ -297,6 +297,9 @@ type Bundle struct {
 	Q    *Queue
 	St   *Store
 	Srv  *httptest.Server
+	// Stop stops serving and ends the role's Work (as a gateway shutting
+	// down); the test's cleanup calls it too.
+	Stop func()
 }
 
 // Logger logs to the test's log.
@@ -334,11 +337,18 @@ func Serve(t *testing.T, b *Bundle, r *gateway.Role) *Bundle {
 	t.Helper()
 	b.Role = r
 	b.Srv = httptest.NewServer(r.Handler())
-	t.Cleanup(b.Srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Work(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	b.Stop = func() {
+		once.Do(func() {
+			b.Srv.Close()
+			cancel()
+			<-done
+		})
+	}
+	t.Cleanup(b.Stop)
 	return b
 }
 
