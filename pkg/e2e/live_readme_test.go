@@ -3,7 +3,6 @@ package e2e
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,34 +12,7 @@ import (
 // liveExamples returns each "<!-- live-example -->" of README.md: the sh
 // block after the marker and the text block after that (the exact output).
 func liveExamples(t *testing.T) []readmeExample {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(b), "\n")
-	block := func(i int, lang string) (string, int) {
-		for ; i < len(lines) && lines[i] != "```"+lang; i++ {
-		}
-		var body []string
-		for i++; i < len(lines) && lines[i] != "```"; i++ {
-			body = append(body, lines[i])
-		}
-		return strings.Join(body, "\n"), i
-	}
-	var out []readmeExample
-	for i, l := range lines {
-		if l != "<!-- live-example -->" {
-			continue
-		}
-		cmd, end := block(i+1, "sh")
-		want, _ := block(end+1, "text")
-		out = append(out, readmeExample{line: i + 1, command: cmd, expected: want})
-	}
-	if len(out) == 0 {
-		t.Fatal("README.md has no live examples")
-	}
-	return out
+	return markedExamples(t, "<!-- live-example -->", "text")
 }
 
 // TestREADMELiveExamples runs the README's streaming and CLI examples

@@ -30,6 +30,12 @@ type readmeExample struct {
 // readmeExamples returns each "<!-- example -->" of README.md: the sh block
 // after the marker and the json block after that.
 func readmeExamples(t *testing.T) []readmeExample {
+	return markedExamples(t, "<!-- example -->", "json")
+}
+
+// markedExamples returns each example of README.md under marker: the sh
+// block after the marker and the block of language want after that.
+func markedExamples(t *testing.T, marker, want string) []readmeExample {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "README.md"))
 	if err != nil {
@@ -47,15 +53,15 @@ func readmeExamples(t *testing.T) []readmeExample {
 	}
 	var out []readmeExample
 	for i, l := range lines {
-		if l != "<!-- example -->" {
+		if l != marker {
 			continue
 		}
 		cmd, end := block(i+1, "sh")
-		want, _ := block(end+1, "json")
-		out = append(out, readmeExample{line: i + 1, command: cmd, expected: want})
+		expected, _ := block(end+1, want)
+		out = append(out, readmeExample{line: i + 1, command: cmd, expected: expected})
 	}
 	if len(out) == 0 {
-		t.Fatal("README.md has no examples")
+		t.Fatalf("README.md has no %s examples", marker)
 	}
 	return out
 }
