@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,35 +15,16 @@ import (
 	"github.com/execbox/app/pkg/job"
 )
 
-// call sends a JSON request and decodes the JSON answer into a map.
+// call sends a JSON request (raw) and decodes the JSON answer into a map
+// (a body that is not JSON is kept under "_raw").
 func call(t *testing.T, method, url string, body any) (int, map[string]any) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	code, b := raw(t, method, url, body)
 	var m map[string]any
-	if len(raw) > 0 && json.Unmarshal(raw, &m) != nil {
-		m = map[string]any{"_raw": string(raw)}
+	if len(b) > 0 && json.Unmarshal(b, &m) != nil {
+		m = map[string]any{"_raw": string(b)}
 	}
-	return resp.StatusCode, m
+	return code, m
 }
 
 // dig walks a decoded JSON value along keys (and slice indexes).
